@@ -1,0 +1,27 @@
+"""Shared fixtures: every test gets its own PLAYGROUND_HOME and a fixed small thread count."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def playground_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("PLAYGROUND_HOME", str(home))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    return home
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent (a user's checkout has no ../shared)")
+    return SHARED_DATA
