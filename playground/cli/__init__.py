@@ -1,0 +1,50 @@
+"""The ``playground`` command.
+
+No arguments opens the app. With a sub-command it runs headless over the same task API the
+tabs use: ``train``, ``predict``, ``generate``, ``transcribe``, ``runs``, ``export``.
+Each task contributes its sub-commands from its own module in this package; every training
+option is a flag generated from the task's schema (field name in kebab-case).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from playground import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from playground.cli import common, image, runs, speech, text
+
+    parser = argparse.ArgumentParser(
+        prog="playground",
+        description="Model Playground: train, inspect and use PyTorch models. "
+                    "Run without arguments to open the app.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    train = sub.add_parser("train", help="train a model (image, text, speech)")
+    train_sub = train.add_subparsers(dest="task", metavar="TASK", required=True)
+    predict = sub.add_parser("predict", help="classify files with a trained run")
+    predict_sub = predict.add_subparsers(dest="task", metavar="TASK", required=True)
+    groups = {"train": train_sub, "predict": predict_sub, "root": sub}
+    for module in (image, text, speech, runs):
+        module.register(groups, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        from playground.ui.app import main as gui_main
+
+        return gui_main()
+    from playground.cli import common
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None) or not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    return common.dispatch(args)

@@ -1,0 +1,7 @@
+"""CLI commands of the text task."""
+
+from __future__ import annotations
+
+
+def register(groups, common) -> None:
+    """Add this task's sub-commands (filled in with the task)."""
