@@ -236,7 +236,7 @@ def train_classifier(ctx: JobContext, run: Run | None, model, train_loader, val_
             correct = seen = 0
             loss_sum = torch.zeros((), device=device)
             start = time.perf_counter()
-            for i, (x, y) in enumerate(train_loader):
+            for x, y in train_loader:
                 x = x.to(device, non_blocking=True)
                 y = y.to(device, non_blocking=True)
                 out = {}
@@ -251,7 +251,7 @@ def train_classifier(ctx: JobContext, run: Run | None, model, train_loader, val_
                 correct_t = (out["logits"].argmax(1) == y).sum()
                 correct += correct_t  # stays on device: no per-step sync
                 seen += len(y)
-                ctx.emit(ev.Progress(i + 1, steps_per_epoch, f"epoch {epoch}/{cfg.epochs}"))
+                ctx.emit(ev.Progress(trainer.step_count, total, f"epoch {epoch}/{cfg.epochs}"))
                 if max_steps and trainer.step_count >= max_steps:
                     break
             trainer.flush_metrics()

@@ -1,0 +1,155 @@
+"""Run Qt-free jobs on a QThread and deliver their events on the UI thread.
+
+This is the only module that knows about QThread. A job is ``job(ctx) -> result`` (see
+``playground.core.jobs``). The worker thread never touches a widget: ``ctx.emit`` appends to a
+thread-safe queue, and a ~30 Hz timer on the UI thread drains it and re-emits each event
+through one signal. Progress events are coalesced (only the newest of a batch is delivered);
+metric events are throttled at the source by the trainer and all delivered, so curves keep
+every logged point while the UI redraws at most ~30 times a second however fast training is.
+
+Stop sets the job's cancel flag; jobs check it at least once per batch, so the runner is idle
+again within a second. :func:`shutdown_all` (called when the window closes) cancels every
+running job and joins its thread, so no thread outlives the window.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
+
+from playground.core import events as ev
+from playground.core.jobs import JobContext, run_job
+
+log = logging.getLogger(__name__)
+
+DRAIN_INTERVAL_MS = 33
+_RUNNERS: weakref.WeakSet[JobRunner] = weakref.WeakSet()
+
+
+class _Worker(QThread):
+    def __init__(self, job: Callable[[JobContext], Any], ctx: JobContext) -> None:
+        super().__init__()
+        self.job = job
+        self.ctx = ctx
+        self.terminal: ev.Event | None = None
+
+    def run(self) -> None:  # runs on the worker thread
+        self.terminal = run_job(self.job, self.ctx)
+
+
+class JobRunner(QObject):
+    """Runs one job at a time. Connect to ``event`` (every event, on the UI thread),
+    ``finished`` (the terminal Finished/Failed event) and ``busy_changed``."""
+
+    event = Signal(object)
+    finished = Signal(object)
+    busy_changed = Signal(bool)
+
+    def __init__(self, name: str = "job", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._queue: collections.deque[ev.Event] = collections.deque()
+        self._worker: _Worker | None = None
+        self._ctx: JobContext | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(DRAIN_INTERVAL_MS)
+        self._timer.timeout.connect(self._drain)
+        self.started_at = 0.0
+        _RUNNERS.add(self)
+
+    # public -------------------------------------------------------------------------------------
+    def is_busy(self) -> bool:
+        return self._worker is not None
+
+    def start(self, job: Callable[[JobContext], Any], device: str = "auto") -> bool:
+        """Start ``job`` on a worker thread; False (and nothing started) if one is running."""
+        if self._worker is not None:
+            return False
+        self._queue.clear()
+        self._ctx = JobContext(emit=self._queue.append, device=device,
+                               cancel_event=threading.Event())
+        worker = _Worker(job, self._ctx)
+        worker.finished.connect(self._on_thread_finished)
+        self._worker = worker
+        self.started_at = time.monotonic()
+        worker.start()
+        self._timer.start()
+        self.busy_changed.emit(True)
+        return True
+
+    def cancel(self) -> None:
+        if self._ctx is not None:
+            self._ctx.cancel()
+
+    @property
+    def cancelling(self) -> bool:
+        return self._ctx is not None and self._ctx.cancelled and self._worker is not None
+
+    def wait(self, timeout_ms: int = 10000) -> bool:
+        """Block until the worker ends (tests, shutdown); deliver what it left."""
+        worker = self._worker
+        if worker is None:
+            return True
+        ok = worker.wait(timeout_ms)
+        if ok:
+            self._on_thread_finished()
+        return ok
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        self.cancel()
+        self.wait(timeout_ms)
+
+    # internals ----------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        batch: list[ev.Event] = []
+        while self._queue:
+            batch.append(self._queue.popleft())
+        if not batch:
+            return
+        last_progress = None
+        for i, event in enumerate(batch):
+            if isinstance(event, ev.Progress):
+                last_progress = i
+        for i, event in enumerate(batch):
+            if isinstance(event, ev.Progress) and i != last_progress:
+                continue
+            if isinstance(event, ev.TERMINAL_EVENTS):
+                continue  # delivered by _on_thread_finished, after the thread has ended
+            try:
+                self.event.emit(event)
+            except Exception:  # noqa: BLE001 - a broken view must not kill the runner
+                log.exception("a view failed to render %s", type(event).__name__)
+
+    def _on_thread_finished(self) -> None:
+        worker = self._worker
+        if worker is None:
+            return
+        self._worker = None
+        self._timer.stop()
+        self._drain()
+        terminal = worker.terminal or ev.Failed("The job ended without a result.")
+        worker.deleteLater()
+        self._ctx = None
+        self.event.emit(terminal)
+        self.finished.emit(terminal)
+        self.busy_changed.emit(False)
+
+
+def active_runners() -> list[JobRunner]:
+    return [r for r in list(_RUNNERS) if r.is_busy()]
+
+
+def shutdown_all(timeout_ms: int = 15000) -> None:
+    """Cancel every running job and join its thread (window close)."""
+    runners = active_runners()
+    for runner in runners:
+        runner.cancel()
+    for runner in runners:
+        runner.wait(timeout_ms)

@@ -1,0 +1,415 @@
+"""Image recognition tab: pick data, train a model live, inspect it, predict on dropped images.
+
+Thin by design: it builds an :class:`ImageTrainConfig` from the generated form, hands jobs from
+``playground.vision`` to job runners, and renders the events that come back. Task modules are
+imported inside methods so the window appears before torch is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QFileDialog, QListWidgetItem, QTableWidgetItem, QWidget
+
+from playground.core import events as ev
+from playground.core.errors import ConfigError
+from playground.ui.appctx import AppContext
+from playground.ui.jobs import JobRunner
+from playground.ui.tabs.image_config import image_config_class
+from playground.ui.tabs.image_view import IMAGE_SUFFIXES, ImageTabView
+
+log = logging.getLogger(__name__)
+
+SOURCES = [
+    ("Shapes (built-in demo)", "demo:shapes"),
+    ("Digits (built-in demo, scikit-learn)", "demo:digits"),
+    ("MNIST (download)", "demo:mnist"),
+    ("Fashion-MNIST (download)", "demo:fashion-mnist"),
+    ("CIFAR-10 (download)", "demo:cifar10"),
+    ("Folder…", "folder"),
+]
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """A copy of a QImage as uint8 RGB (H, W, 3)."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height, stride = image.width(), image.height(), image.bytesPerLine()
+    buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height)
+    return buffer.reshape(height, stride)[:, : width * 3].reshape(height, width, 3).copy()
+
+
+class ImageTab(QWidget):
+    def __init__(self, appctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.appctx = appctx
+        self.view = ImageTabView(image_config_class())
+        from PySide6.QtWidgets import QVBoxLayout
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.train_runner = JobRunner("training", self)
+        self.data_runner = JobRunner("data", self)
+        self.info_runner = JobRunner("model", self)
+        self.predict_runner = JobRunner("predict", self)
+        for runner in (self.train_runner, self.data_runner, self.predict_runner):
+            appctx.watch(runner)
+        self.data_spec: str = "demo:shapes"
+        self.folder: str | None = None
+        self.current_run: str | None = None
+        self._predictors: dict[tuple[str, str], Any] = {}
+        self._last_prediction: dict[str, Any] | None = None
+        self._pending_predict: list[Any] = []
+        self._pending_info = False
+        v = self.view
+        for title, spec in SOURCES:
+            v.source_combo.addItem(title, spec)
+        self._connect_signals()
+        self.refresh_runs()
+        self.appctx.torch_ready.connect(self._on_torch_ready)
+        if self.appctx.torch_loaded:
+            self._on_torch_ready()
+
+    # wiring ---------------------------------------------------------------------------------
+    def _connect_signals(self) -> None:
+        v = self.view
+        v.source_combo.currentIndexChanged.connect(self._on_source_changed)
+        v.data_drop.dropped.connect(lambda paths: self.set_folder(paths[0]))
+        v.data_drop.rejected.connect(self.appctx.warn)
+        v.train_button.clicked.connect(self.start_training)
+        v.stop_button.clicked.connect(self.stop_training)
+        v.form.changed.connect(self._on_form_changed)
+        self.train_runner.event.connect(self._on_train_event)
+        self.train_runner.finished.connect(self._on_train_finished)
+        self.train_runner.busy_changed.connect(self._on_train_busy)
+        self.data_runner.finished.connect(self._on_data_finished)
+        self.info_runner.finished.connect(self._on_info_finished)
+        self.predict_runner.finished.connect(self._on_predict_finished)
+        v.predict_drop.dropped.connect(self.predict_files)
+        v.predict_drop.rejected.connect(self.appctx.warn)
+        v.paste_button.clicked.connect(self.paste_image)
+        QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste_image)
+        v.gradcam_check.toggled.connect(self._on_gradcam_toggled)
+        v.refresh_runs_button.clicked.connect(self.refresh_runs)
+        v.run_combo.currentIndexChanged.connect(self._on_run_selected)
+        v.files_list.currentItemChanged.connect(self._on_file_selected)
+
+    def _on_torch_ready(self) -> None:
+        self.load_data_preview()
+        self.update_model_info()
+
+    # data -----------------------------------------------------------------------------------
+    def _on_source_changed(self) -> None:
+        spec = self.view.source_combo.currentData()
+        if spec == "folder":
+            if self.folder:
+                self.data_spec = self.folder
+                self.load_data_preview()
+            else:
+                self.open_folder()
+            return
+        self.data_spec = spec
+        self.load_data_preview()
+
+    def open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose an image folder (one sub-folder "
+                                                "per class)")
+        if path:
+            self.set_folder(path)
+
+    def set_folder(self, path: str) -> None:
+        self.folder = str(path)
+        self.data_spec = self.folder
+        combo = self.view.source_combo
+        index = combo.findData("folder")
+        combo.blockSignals(True)
+        combo.setCurrentIndex(index)
+        combo.setItemText(index, f"Folder: {Path(path).name}")
+        combo.blockSignals(False)
+        self.load_data_preview()
+
+    def load_data_preview(self) -> None:
+        """Scan the chosen data on a worker: class counts, thumbnails, skipped files."""
+        if not self.appctx.torch_loaded:
+            return
+        if self.data_runner.is_busy():
+            self.data_runner.cancel()
+            self.data_runner.wait()
+        from playground.vision.jobs import preview_job
+
+        spec = self.data_spec
+        self.view.data_summary.setText(f"Reading {spec}…")
+        self.data_runner.start(preview_job(spec, self._config_or_default()), "cpu")
+
+    def _on_data_finished(self, event: ev.Event) -> None:
+        v = self.view
+        if isinstance(event, ev.Failed):
+            v.data_summary.setText(event.message)
+            v.data_summary.setStyleSheet("color: #b00020;")
+            v.class_table.setRowCount(0)
+            v.thumbnails.set_images([], [])
+            self.appctx.error(event.message, event.details)
+            return
+        if not isinstance(event, ev.Finished) or event.stopped or not event.result:
+            return
+        info = event.result
+        v.data_summary.setStyleSheet("")
+        counts: dict[str, int] = info["counts"]
+        total = sum(counts.values())
+        split = info.get("split", "")
+        v.data_summary.setText(f"{info.get('title', self.data_spec)}: {total:,} images in "
+                               f"{len(counts)} classes. {split}")
+        v.class_table.setRowCount(len(counts))
+        for row, (name, count) in enumerate(counts.items()):
+            v.class_table.setItem(row, 0, QTableWidgetItem(name))
+            item = QTableWidgetItem(f"{count:,}")
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            v.class_table.setItem(row, 1, item)
+        thumbs = info.get("thumbnails", [])
+        v.thumbnails.set_images([a for _, a in thumbs], [c for c, _ in thumbs])
+        skipped = info.get("skipped", [])
+        v.skipped_list.clear()
+        v.skipped_list.setVisible(bool(skipped))
+        for path, reason in skipped:
+            v.skipped_list.addItem(f"skipped {Path(path).name}: {reason}")
+        if skipped:
+            self.appctx.warn(f"{len(skipped)} file(s) could not be read and will be skipped.")
+
+    # model info -----------------------------------------------------------------------------
+    def _on_form_changed(self) -> None:
+        self.update_model_info()
+
+    def update_model_info(self) -> None:
+        if not self.appctx.torch_loaded:
+            return
+        if self.info_runner.is_busy():
+            self._pending_info = True
+            return
+        try:
+            cfg = self.view.form.value()
+        except ConfigError as exc:
+            self.view.model_info.setText(str(exc))
+            return
+        from playground.vision.jobs import model_info_job
+
+        self.info_runner.start(model_info_job(cfg, num_classes=max(2, self.view.class_table.rowCount())),
+                               "cpu")
+
+    def _on_info_finished(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Finished) and isinstance(event.result, dict):
+            r = event.result
+            self.view.model_info.setText(
+                f"<b>{r['title']}</b> ({r['family']}): {r['parameters']:,} parameters, "
+                f"{r['trainable']:,} trainable. {r.get('description', '')}")
+        elif isinstance(event, ev.Failed):
+            self.view.model_info.setText(event.message)
+        if self._pending_info:
+            self._pending_info = False
+            self.update_model_info()
+
+    # training -------------------------------------------------------------------------------
+    def _config_or_default(self):
+        try:
+            return self.view.form.value()
+        except ConfigError:
+            return image_config_class()()
+
+    def start_training(self) -> None:
+        if self.train_runner.is_busy():
+            return
+        try:
+            cfg = self.view.form.value()
+        except ConfigError as exc:
+            self.appctx.error(str(exc))
+            return
+        from playground.vision.train import make_train_job
+
+        v = self.view
+        v.curves.clear()
+        v.log.clear()
+        v.misclassified.set_images([], [])
+        v.pages.setCurrentIndex(0)
+        job = make_train_job(cfg, self.data_spec)
+        self.train_runner.start(job, self.appctx.device)
+        self.appctx.info(f"Training {cfg.model} on {self.data_spec}…")
+
+    def stop_training(self) -> None:
+        if self.train_runner.is_busy():
+            self.train_runner.cancel()
+            self.view.stop_button.setEnabled(False)
+            self.view.stop_button.setText("Stopping…")
+
+    def _on_train_busy(self, busy: bool) -> None:
+        v = self.view
+        v.train_button.setEnabled(not busy)
+        v.stop_button.setEnabled(busy)
+        v.stop_button.setText("Stop")
+        v.form.setEnabled(not busy)
+        v.source_combo.setEnabled(not busy)
+        v.data_drop.setEnabled(not busy)
+
+    def _on_train_event(self, event: ev.Event) -> None:
+        v = self.view
+        if isinstance(event, ev.Metric):
+            v.curves.add_metric(event)
+        elif isinstance(event, ev.ConfusionMatrix):
+            v.confusion.set_confusion(event)
+            v.eval_title.setText(f"Confusion matrix after epoch {event.epoch} (validation)")
+        elif isinstance(event, ev.ClassReport):
+            v.report.set_report(event)
+        elif isinstance(event, ev.ImageSamples):
+            v.misclassified.set_samples(event)
+        elif isinstance(event, ev.Log):
+            v.log.append_line(event.message, event.level)
+        elif isinstance(event, ev.RunStarted):
+            self.current_run = event.run_dir
+            v.log.append_line(f"Run folder: {event.run_dir}")
+        elif isinstance(event, ev.ModelSummary):
+            v.log.append_line(f"{event.model}: {event.parameters:,} parameters "
+                              f"({event.trainable:,} trainable) {event.details}")
+        elif isinstance(event, ev.CheckpointSaved) and event.kind == "best":
+            v.log.append_line(f"best checkpoint saved (step {event.step}"
+                              + (f", val accuracy {event.metric:.3f})" if event.metric is not None
+                                 else ")"))
+
+    def _on_train_finished(self, event: ev.Event) -> None:
+        self.appctx.report_terminal(event, "Training")
+        if isinstance(event, ev.Finished) and isinstance(event.result, dict):
+            acc = event.result.get("val_accuracy")
+            if acc is not None:
+                self.appctx.info(("Training stopped" if event.stopped else "Training finished")
+                                 + f": validation accuracy {acc:.1%}.")
+            self.view.log.append_line("stopped — the weights learned so far were kept"
+                                      if event.stopped else "finished")
+        self.refresh_runs(select=self.current_run)
+
+    # predict --------------------------------------------------------------------------------
+    def refresh_runs(self, select: str | None = None) -> None:
+        from playground.core.runs import RunStore
+
+        combo = self.view.run_combo
+        previous = select or combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        try:
+            runs = RunStore().list("image")
+        except OSError as exc:
+            self.appctx.error(f"Could not list runs: {exc}")
+            runs = []
+        for run in runs:
+            try:
+                info = run.info()
+            except Exception:  # noqa: BLE001 - damaged runs are not offered
+                continue
+            if info.get("status") not in ("finished", "stopped"):
+                continue
+            acc = (info.get("result") or {}).get("best_val_accuracy")
+            label = f"{run.name} · {info.get('model')}" + (f" · {acc:.1%}" if acc else "")
+            combo.addItem(label, str(run.path))
+        if combo.count() == 0:
+            combo.addItem("No trained image runs yet — train one first", None)
+        index = combo.findData(previous) if previous else 0
+        combo.setCurrentIndex(max(0, index))
+        combo.blockSignals(False)
+
+    def _on_run_selected(self) -> None:
+        self._last_prediction = None
+        self.view.bars.clear()
+
+    def open_images(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Choose images to classify", "",
+            "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")")
+        if files:
+            self.predict_files(files)
+
+    def paste_image(self) -> None:
+        image = QApplication.clipboard().image()
+        if image.isNull():
+            self.appctx.warn("The clipboard holds no image. Copy an image first, then paste.")
+            return
+        self.predict_inputs([("clipboard", qimage_to_array(image))])
+
+    def predict_files(self, paths: list[str]) -> None:
+        self.predict_inputs([(os.path.basename(p), p) for p in paths])
+
+    def predict_inputs(self, inputs: list[tuple[str, Any]]) -> None:
+        """Classify ``(name, path-or-array)`` items with the selected run, on a worker."""
+        run_dir = self.view.run_combo.currentData()
+        self.view.pages.setCurrentIndex(2)
+        if not run_dir:
+            self.appctx.error("No trained image model yet: train a run (or pick a saved run) "
+                              "before predicting.")
+            return
+        if not self.appctx.torch_loaded:
+            self.appctx.info("Still loading PyTorch; try again in a moment.")
+            return
+        if self.predict_runner.is_busy():
+            self._pending_predict = inputs
+            return
+        from playground.vision.jobs import make_predict_job
+
+        job = make_predict_job(run_dir, inputs, top_k=5, gradcam=self.view.gradcam_check.isChecked(),
+                               cache=self._predictors, device=self.appctx.device)
+        self.predict_runner.start(job, self.appctx.device)
+
+    def _on_predict_finished(self, event: ev.Event) -> None:
+        v = self.view
+        if isinstance(event, ev.Failed):
+            self.appctx.error(event.message, event.details)
+        elif isinstance(event, ev.Finished) and event.result:
+            results = event.result
+            v.files_list.clear()
+            for r in results:
+                if r.get("error"):
+                    item = QListWidgetItem(f"{r['name']}: {r['error']}")
+                    item.setForeground(Qt.GlobalColor.red)
+                else:
+                    top = r["predictions"][0]
+                    item = QListWidgetItem(f"{r['name']}: {top[0]} ({top[1]:.1%})")
+                item.setData(Qt.ItemDataRole.UserRole, r)
+                v.files_list.addItem(item)
+            errors = [r for r in results if r.get("error")]
+            if errors:
+                self.appctx.warn(f"{len(errors)} of {len(results)} file(s) could not be "
+                                 f"classified: " + "; ".join(f"{r['name']} ({r['error']})"
+                                                              for r in errors[:3]))
+            good = [i for i, r in enumerate(results) if not r.get("error")]
+            if good:
+                v.files_list.setCurrentRow(good[0])
+        if self._pending_predict:
+            pending, self._pending_predict = self._pending_predict, []
+            self.predict_inputs(pending)
+
+    def _on_file_selected(self, item: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        result = item.data(Qt.ItemDataRole.UserRole)
+        if not result or result.get("error"):
+            return
+        self._last_prediction = result
+        v = self.view
+        v.bars.set_predictions(result["predictions"])
+        v.predict_title.setText(f"Top-{len(result['predictions'])} classes for {result['name']}")
+        v.image_view.set_image(result["image"])
+        v.image_view.set_overlay(result.get("overlay"))
+        v.image_view.show_overlay(v.gradcam_check.isChecked())
+
+    def _on_gradcam_toggled(self, on: bool) -> None:
+        last = self._last_prediction
+        if on and last is not None and last.get("overlay") is None and last.get("source") is not None:
+            self.predict_inputs([(last["name"], last["source"])])
+            return
+        self.view.image_view.show_overlay(on)
+
+    # lifecycle ------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        for runner in (self.train_runner, self.data_runner, self.info_runner,
+                       self.predict_runner):
+            runner.shutdown()
