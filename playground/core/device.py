@@ -7,6 +7,7 @@ autocast (bf16 where supported, else fp16 with a gradient scaler).
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 
 from playground.core.errors import DeviceError
@@ -40,7 +41,10 @@ def list_devices() -> list[DeviceInfo]:
 
 
 def resolve_device(name: str | None = "auto"):
-    """``auto`` / ``cpu`` / ``cuda`` / ``cuda:N`` / ``mps`` -> ``torch.device``; clear error if absent."""
+    """``auto`` / ``cpu`` / ``cuda`` / ``cuda:N`` / ``mps`` -> ``torch.device``.
+
+    Raises :class:`DeviceError` with a clear message when the device is absent or unknown.
+    """
     import torch
 
     name = (name or "auto").strip().lower()
@@ -51,10 +55,13 @@ def resolve_device(name: str | None = "auto"):
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda"):
+        match = re.fullmatch(r"cuda(?::(\d+))?", name)
+        if match is None:
+            raise DeviceError(f"Unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps.")
         if not torch.cuda.is_available():
             raise DeviceError(f"Device {name!r} was asked for but no CUDA GPU is available here. "
                               "Choose 'auto' or 'cpu'.")
-        index = int(name.split(":", 1)[1]) if ":" in name else 0
+        index = int(match.group(1) or 0)
         if index >= torch.cuda.device_count():
             raise DeviceError(f"Device {name!r} does not exist: this machine has "
                               f"{torch.cuda.device_count()} CUDA device(s).")
@@ -82,7 +89,8 @@ def memory_in_use(device) -> tuple[int, int]:
 
     if getattr(device, "type", str(device)).startswith("cuda") and torch.cuda.is_available():
         index = device.index if hasattr(device, "index") and device.index is not None else 0
-        return torch.cuda.memory_allocated(index), torch.cuda.get_device_properties(index).total_memory
+        total = torch.cuda.get_device_properties(index).total_memory
+        return torch.cuda.memory_allocated(index), total
     return 0, 0
 
 

@@ -172,9 +172,12 @@ class RunStore:
         return runs[0] if runs else None
 
     def delete(self, run: Run) -> None:
-        if not str(run.path.resolve()).startswith(str(self.root.resolve())):
-            raise RunError(f"{run.path} is not inside {self.root}; not deleting it.")
-        shutil.rmtree(run.path)
+        root, path = self.root.resolve(), run.path.resolve()
+        # A run folder is exactly <root>/<task>/<name>: never the store or a task folder, and
+        # never a look-alike such as "<root>-old/..." (which a string prefix test would accept).
+        if path.parent.parent != root:
+            raise RunError(f"{run.path} is not a run folder inside {self.root}; not deleting it.")
+        shutil.rmtree(path)
 
 
 def open_run(path: str | Path, task: str | None = None) -> Run:

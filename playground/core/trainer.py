@@ -62,7 +62,8 @@ class Trainer:
         with self.precision.autocast():
             loss = compute_loss()
         if not torch_isfinite(loss):
-            raise ConfigError(f"The loss became {float(loss)} at step {self.step_count + 1}: "
+            raise ConfigError(f"The loss became {float(loss.detach())} at step "
+                              f"{self.step_count + 1}: "
                               "training diverged. Lower the learning rate and train again.")
         self.optimizer.zero_grad(set_to_none=True)
         self.precision.backward(loss)
@@ -118,7 +119,7 @@ def torch_isfinite(loss) -> bool:
     # throttled metric is read (a NaN there is caught by the next flush's float()).
     if loss.device.type != "cpu":
         return True
-    return math.isfinite(float(loss))
+    return math.isfinite(float(loss.detach()))
 
 
 # --------------------------------------------------------------------------------------------
