@@ -1,0 +1,615 @@
+"""Live training curves: one plot per metric, train/val series, smoothing, log scale, export.
+
+Steps and epochs on one plot
+    Trainers emit step-axis points (``loss`` every few steps) and epoch-axis points (mean
+    train loss, val loss and accuracy after each epoch). Drawing both against one number would
+    put epoch 3 next to step 3, so the panel has one x-axis switch, "Steps | Epochs", for all
+    plots (their x axes are linked):
+
+    * Steps (default): each epoch point is drawn at the step reached when it arrived (the
+      largest step-axis x seen so far), so val loss after epoch 2 sits where epoch 2 ended on
+      the train-loss curve. If no step-axis point has arrived at all, epoch points use their
+      epoch number.
+    * Epochs: step points are converted to fractional epochs by interpolating between the
+      recorded epoch ends (extrapolated past the last one with its length); before the first
+      epoch ends they cannot be placed and are not drawn.
+
+    This reads better than a separate epoch plot: train and val loss stay on one plot, where
+    over-fitting shows as the two curves parting.
+
+Speed
+    Points go into growing numpy buffers (capacity doubles); a 30 Hz single-shot timer redraws
+    only the dirty series with ``setData(buffer[:n])``; curves use peak downsampling and
+    clip-to-view; the EMA and the step→epoch mapping are extended incrementally, so a million
+    points stay smooth.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground.core.events import Metric
+
+TITLES = {"loss": "Loss", "accuracy": "Accuracy", "lr": "Learning rate",
+          "samples_per_s": "Samples/s", "tokens_per_s": "Tokens/s", "perplexity": "Perplexity",
+          "bleu": "BLEU", "wer": "WER", "cer": "CER"}
+ORDER = ["loss", "accuracy", "perplexity", "bleu", "wer", "cer"]  # then others, then these:
+LAST = ["lr", "samples_per_s", "tokens_per_s"]
+SPLIT_COLOURS = {"train": (31, 119, 180), "val": (230, 110, 0), "test": (44, 160, 44)}
+EXTRA_COLOURS = [(214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194)]
+AXIS_PEN, TEXT_PEN = "#6b7280", "#2d333a"
+REDRAW_MS = 33
+LEFT_AXIS_WIDTH = 60
+
+
+def metric_title(name: str) -> str:
+    return TITLES.get(name, name.replace("_", " ").title())
+
+
+def _recurrence(w: np.ndarray, p: float, s0: float) -> np.ndarray:
+    """``s_k = p s_{k-1} + w_k`` with ``s_{-1} = s0``, vectorised: blocks of 64 are solved with
+    one matrix product, and the carries between blocks form the same recurrence again."""
+    n, block = len(w), 64
+    lags = np.arange(min(n, block))
+    diff = lags[:, None] - lags[None, :]
+    kernel = np.where(diff >= 0, p ** np.maximum(diff, 0), 0.0)
+    powers = p ** (lags + 1.0)
+    if n <= block:
+        return kernel @ w + s0 * powers
+    full = n // block * block
+    within = w[:full].reshape(-1, block) @ kernel.T  # each block as if it started from 0
+    ends = _recurrence(within[:, -1], p**block, s0)  # s at the end of each block
+    starts = np.concatenate([[s0], ends[:-1]])
+    out = np.empty(n)
+    out[:full] = (within + starts[:, None] * powers[None, :]).ravel()
+    if full < n:
+        out[full:] = _recurrence(w[full:], p, float(ends[-1]))
+    return out
+
+
+def ema(values: np.ndarray, alpha: float, state: float = 0.0,
+        start: int = 0) -> tuple[np.ndarray, float]:
+    """Debiased exponential moving average (TensorBoard's smoothing), vectorised.
+
+    ``s_t = alpha s_{t-1} + (1 - alpha) x_t`` with ``s_{-1} = 0``, shown as
+    ``s_t / (1 - alpha^(t+1))``. ``state`` is ``s`` before ``values`` and ``start`` the index of
+    ``values[0]`` in the whole series, so a series can be extended chunk by chunk.
+    Returns the smoothed values and the new state.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 0:
+        return np.zeros(0), state
+    raw = _recurrence((1.0 - alpha) * x, alpha, state)
+    out = raw.copy()
+    if 0.0 < alpha < 1.0:
+        # alpha^(t+1) is below 1e-17 after this many points: later ones need no correction.
+        horizon = math.ceil(math.log(1e-17) / math.log(alpha))
+        m = max(0, min(len(x), horizon - start))
+        if m:
+            out[:m] /= 1.0 - alpha ** (np.arange(start, start + m) + 1.0)
+    return out, float(raw[-1])
+
+
+def _fill_non_finite(x: np.ndarray, previous: float) -> np.ndarray:
+    """Forward-fill NaN/inf (a diverged step must not poison the whole smoothed curve)."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return x
+    idx = np.maximum.accumulate(np.where(bad, -1, np.arange(len(x))))
+    return np.where(idx >= 0, x[np.maximum(idx, 0)], previous if math.isfinite(previous) else 0.0)
+
+
+class _Buffer:
+    """Growing (capacity doubling) float64 columns."""
+
+    def __init__(self, columns: int, capacity: int = 256) -> None:
+        self.data = np.empty((capacity, columns))
+        self.n = 0
+
+    def extend(self, rows: np.ndarray) -> None:
+        need = self.n + len(rows)
+        if need > len(self.data):
+            grown = np.empty((max(need, 2 * len(self.data)), self.data.shape[1]))
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n:need] = rows
+        self.n = need
+
+    def column(self, i: int) -> np.ndarray:
+        return self.data[: self.n, i]
+
+
+class _Series:
+    def __init__(self, key: tuple[str, str, str], curve: pg.PlotDataItem,
+                 raw: pg.PlotDataItem | None) -> None:
+        self.key = key
+        self.points = _Buffer(3)  # x, y, step reached when the point arrived (epoch series)
+        self.curve = curve
+        self.raw = raw  # faint unsmoothed curve behind the smoothed one (train step series)
+        self.smooth = _Buffer(1)
+        self.smooth_alpha = -1.0
+        self.smooth_state = 0.0
+        self.last_finite = 0.0
+        self.dirty = True
+        self.colour: tuple[int, int, int] = (0, 0, 0)
+        self.y_min = math.inf
+        self.y_max = -math.inf
+
+    @property
+    def smoothed(self) -> bool:
+        return self.raw is not None
+
+    def smoothed_values(self, alpha: float) -> np.ndarray:
+        ys = self.points.column(1)
+        if alpha != self.smooth_alpha:
+            self.smooth = _Buffer(1, max(256, len(ys)))
+            self.smooth_alpha, self.smooth_state, self.last_finite = alpha, 0.0, 0.0
+        done = self.smooth.n
+        if done < len(ys):
+            new = _fill_non_finite(ys[done:], self.last_finite)
+            values, self.smooth_state = ema(new, alpha, self.smooth_state, done)
+            self.last_finite = float(new[-1])
+            self.smooth.extend(values[:, None])
+        return self.smooth.column(0)
+
+
+class CurvesPanel(QWidget):
+    """A grid of live plots, one per metric name; see the module docstring for the x axis."""
+
+    def __init__(self, parent: QWidget | None = None, *, columns: int | None = None) -> None:
+        super().__init__(parent)
+        self._columns = columns
+        self._plots: dict[str, pg.PlotWidget] = {}
+        self._series: dict[tuple[str, str, str], _Series] = {}
+        self._last_step = math.nan
+        self._epoch_ends: dict[float, float] = {}  # epoch -> step at which it ended
+        self._ends_version = 0
+        self._x_cache: dict[tuple[str, str, str], tuple[int, int, np.ndarray]] = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._build()
+
+    # layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing_slider.setRange(0, 99)
+        self.smoothing_slider.setValue(60)
+        self.smoothing_slider.setFixedWidth(120)
+        self.smoothing_slider.setToolTip("Exponential moving average of the per-step train "
+                                         "curves (the raw curve stays faint behind).")
+        self.smoothing_label = QLabel()
+        self.smoothing_label.setMinimumWidth(32)
+        bar.addWidget(self.smoothing_slider)
+        bar.addWidget(self.smoothing_label)
+        self.log_check = QCheckBox("Log y")
+        bar.addWidget(self.log_check)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("x axis:"))
+        self.steps_radio = QRadioButton("Steps")
+        self.epochs_radio = QRadioButton("Epochs")
+        self.steps_radio.setChecked(True)
+        self._axis_group = QButtonGroup(self)
+        for button in (self.steps_radio, self.epochs_radio):
+            self._axis_group.addButton(button)
+            bar.addWidget(button)
+        bar.addStretch(1)
+        self.export_png_button = QPushButton("Export PNG…")
+        self.export_csv_button = QPushButton("Export CSV…")
+        bar.addWidget(self.export_png_button)
+        bar.addWidget(self.export_csv_button)
+        layout.addLayout(bar)
+        self._grid_host = QWidget()
+        self._grid_host.setStyleSheet("background: white;")
+        self._grid = QGridLayout(self._grid_host)
+        self._grid.setContentsMargins(2, 2, 2, 2)
+        self._grid.setSpacing(4)
+        self._placeholder = QLabel("Curves appear here when training starts.")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setStyleSheet("color: #787878;")
+        self._grid.addWidget(self._placeholder, 0, 0)
+        layout.addWidget(self._grid_host, 1)
+        self.hover_label = QLabel(" ")
+        self.hover_label.setStyleSheet("color: #4b5563;")
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.hover_label)
+
+        self.smoothing_slider.valueChanged.connect(self._on_smoothing)
+        self.log_check.toggled.connect(self._on_log)
+        self.epochs_radio.toggled.connect(lambda _=None: self._mark_all_dirty())
+        self.export_png_button.clicked.connect(self._export_png_dialog)
+        self.export_csv_button.clicked.connect(self._export_csv_dialog)
+        self._on_smoothing(self.smoothing_slider.value())
+
+    def _plot_for(self, name: str) -> pg.PlotWidget:
+        plot = self._plots.get(name)
+        if plot is not None:
+            return plot
+        plot = pg.PlotWidget()
+        plot.setBackground("w")
+        item = plot.getPlotItem()
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.setPen(AXIS_PEN)
+            axis.setTextPen(TEXT_PEN)
+        # Same left-axis width everywhere: linked x axes align by screen position, so plots
+        # with wider tick labels would otherwise show a shifted x range.
+        item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
+        item.setMenuEnabled(True)
+        item.setLogMode(False, self.log_check.isChecked())
+        self._set_x_label(item)
+        first = next(iter(self._plots.values()), None)
+        if first is not None:
+            item.setXLink(first.getPlotItem())
+        plot.scene().sigMouseMoved.connect(
+            lambda pos, n=name: self._on_mouse_moved(n, pos))
+        self._plots[name] = plot
+        self._update_title(name)
+        self._relayout()
+        return plot
+
+    def _update_title(self, name: str) -> None:
+        """Title plus a colour-coded legend of the plot's series (never covers the data)."""
+        parts = [f'<span style="color:{TEXT_PEN}; font-weight:600">{metric_title(name)}</span>']
+        for (metric, split, axis), series in self._series.items():
+            if metric != name:
+                continue
+            r, g, b = series.colour
+            mark = "●" if axis == "epoch" else "━"
+            label = f"{split} (epoch)" if axis == "epoch" else split
+            parts.append(f'<span style="color:rgb({r},{g},{b})">{mark}&nbsp;{label}</span>')
+        self._plots[name].getPlotItem().setTitle("&nbsp;&nbsp;&nbsp;".join(parts), size="10pt")
+
+    def plot_title(self, name: str) -> str:
+        """The plot's title as plain text, legend included (e.g. "Loss ━ train ● val (epoch)")."""
+        html = self._plots[name].getPlotItem().titleLabel.text
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html).replace("&nbsp;", " ")).strip()
+
+    def _relayout(self) -> None:
+        order = {m: i for i, m in enumerate(ORDER)}
+
+        def rank(name: str) -> tuple[int, int]:
+            if name in order:
+                return (0, order[name])
+            if name in LAST:
+                return (2, LAST.index(name))
+            return (1, list(self._plots).index(name))
+
+        names = sorted(self._plots, key=rank)
+        for plot in self._plots.values():
+            self._grid.removeWidget(plot)
+        self._placeholder.setVisible(not names)
+        cols = self._columns or (1 if len(names) <= 1 else 2 if len(names) <= 4 else 3)
+        for i, name in enumerate(names):
+            self._grid.addWidget(self._plots[name], i // cols, i % cols)
+        for c in range(3):
+            self._grid.setColumnStretch(c, 1 if c < cols else 0)
+
+    def _series_for(self, key: tuple[str, str, str]) -> _Series:
+        series = self._series.get(key)
+        if series is not None:
+            return series
+        name, split, axis = key
+        plot = self._plot_for(name).getPlotItem()
+        colour = SPLIT_COLOURS.get(split)
+        if colour is None:
+            used = {s.key[1] for s in self._series.values()} - set(SPLIT_COLOURS)
+            colour = EXTRA_COLOURS[len(used) % len(EXTRA_COLOURS)]
+        raw = None
+        if axis == "epoch":
+            if split == "train":
+                colour = tuple(int(c * 0.6) for c in colour)
+            curve = plot.plot(pen=pg.mkPen(colour, width=2),
+                              symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(colour),
+                              symbolPen=pg.mkPen("w"))
+        else:
+            if split == "train":
+                raw = plot.plot(pen=pg.mkPen((*colour, 60), width=1))
+                raw.setZValue(-1)
+            curve = plot.plot(pen=pg.mkPen(colour, width=1.6))
+        for item in (curve, raw):
+            if item is not None:
+                item.setDownsampling(auto=True, method="peak")
+                item.setClipToView(True)
+                item.setCurveClickable(False)
+        series = _Series(key, curve, raw)
+        series.colour = colour
+        self._series[key] = series
+        self._update_title(name)
+        return series
+
+    # data in --------------------------------------------------------------------------------
+    def add_metric(self, event: Metric) -> None:
+        """Append one point; the plots redraw at most ~30 times a second."""
+        self.add_points(event.name, event.split, event.axis, [event.x], [event.value])
+
+    def add_points(self, name: str, split: str, axis: str, xs, ys, steps=None) -> None:
+        """Append many points to one series (e.g. history read back from a run's metrics).
+
+        ``steps``, for epoch-axis points, is the step at which each epoch ended; without it
+        the largest step seen so far is used.
+        """
+        xs = np.asarray(xs, dtype=np.float64).ravel()
+        ys = np.asarray(ys, dtype=np.float64).ravel()
+        if len(xs) != len(ys):
+            raise ValueError(f"{len(xs)} x values but {len(ys)} y values for {name}/{split}")
+        if len(xs) == 0:
+            return
+        axis = "epoch" if axis == "epoch" else "step"
+        if axis == "step":
+            finite = xs[np.isfinite(xs)]
+            if finite.size:
+                self._last_step = max(float(finite.max()), self._last_step) if math.isfinite(
+                    self._last_step) else float(finite.max())
+            aux = np.full(len(xs), np.nan)
+        else:
+            aux = (np.full(len(xs), self._last_step) if steps is None
+                   else np.asarray(steps, dtype=np.float64).ravel())
+            for epoch, step in zip(xs, aux, strict=True):
+                if math.isfinite(step) and float(epoch) not in self._epoch_ends:
+                    self._epoch_ends[float(epoch)] = float(step)
+                    self._ends_version += 1
+        series = self._series_for((name, split, axis))
+        series.points.extend(np.column_stack([xs, ys, aux]))
+        finite_y = ys[np.isfinite(ys)]
+        if finite_y.size:
+            series.y_min = min(series.y_min, float(finite_y.min()))
+            series.y_max = max(series.y_max, float(finite_y.max()))
+        series.dirty = True
+        if self._ends_version and axis == "epoch":
+            self._mark_all_dirty()  # new epoch ends move step points in epoch mode
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def clear(self) -> None:
+        """Remove every plot and point."""
+        for plot in self._plots.values():
+            self._grid.removeWidget(plot)
+            plot.deleteLater()
+        self._plots.clear()
+        self._series.clear()
+        self._x_cache.clear()
+        self._epoch_ends.clear()
+        self._ends_version = 0
+        self._last_step = math.nan
+        self._placeholder.setVisible(True)
+        self.hover_label.setText(" ")
+
+    # data out -------------------------------------------------------------------------------
+    def metric_names(self) -> list[str]:
+        return list(self._plots)
+
+    def series_keys(self) -> list[tuple[str, str, str]]:
+        return list(self._series)
+
+    def series(self, name: str, split: str = "train", axis: str = "step"
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the raw points ``(xs, ys)`` of one series (KeyError if it has none)."""
+        s = self._series[(name, split, axis)]
+        return s.points.column(0).copy(), s.points.column(1).copy()
+
+    def plot(self, name: str) -> pg.PlotWidget:
+        return self._plots[name]
+
+    def displayed(self, name: str, split: str = "train", axis: str = "step"
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """What the main curve of a series currently draws (after smoothing / x mapping)."""
+        self.refresh()
+        xs, ys = self._series[(name, split, axis)].curve.getOriginalDataset()
+        return (np.zeros(0) if xs is None else np.asarray(xs).copy(),
+                np.zeros(0) if ys is None else np.asarray(ys).copy())
+
+    def smoothing(self) -> float:
+        return self.smoothing_slider.value() / 100.0
+
+    def set_smoothing(self, value: float) -> None:
+        self.smoothing_slider.setValue(round(min(0.99, max(0.0, value)) * 100))
+
+    def x_mode(self) -> str:
+        return "epoch" if self.epochs_radio.isChecked() else "step"
+
+    def set_x_mode(self, mode: str) -> None:
+        (self.epochs_radio if mode == "epoch" else self.steps_radio).setChecked(True)
+
+    # drawing --------------------------------------------------------------------------------
+    def _mark_all_dirty(self) -> None:
+        for series in self._series.values():
+            series.dirty = True
+        for plot in self._plots.values():
+            self._set_x_label(plot.getPlotItem())
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _set_x_label(self, item: pg.PlotItem) -> None:
+        item.setLabel("bottom", self.x_mode(), color=TEXT_PEN)
+
+    def _step_to_epoch(self, steps: np.ndarray) -> np.ndarray:
+        if not self._epoch_ends:
+            return np.full(len(steps), np.nan)
+        epochs = np.array([0.0, *sorted(self._epoch_ends)])
+        ends = np.array([0.0, *(self._epoch_ends[e] for e in sorted(self._epoch_ends))])
+        out = np.interp(steps, ends, epochs)
+        last_len = ends[-1] - ends[-2] if len(ends) > 1 else 0.0
+        beyond = steps > ends[-1]
+        if last_len > 0 and beyond.any():
+            out[beyond] = epochs[-1] + (steps[beyond] - ends[-1]) / last_len * (
+                epochs[-1] - epochs[-2])
+        return out
+
+    def _display_x(self, series: _Series) -> np.ndarray:
+        xs = series.points.column(0)
+        axis = series.key[2]
+        if self.x_mode() == "step":
+            if axis == "step" or not math.isfinite(self._last_step):
+                return xs
+            return series.points.column(2)
+        if axis == "epoch":
+            return xs
+        version, done, cached = self._x_cache.get(series.key, (-1, 0, np.zeros(0)))
+        if version != self._ends_version:
+            done, cached = 0, np.zeros(0)
+        if done < len(xs):
+            cached = np.concatenate([cached, self._step_to_epoch(xs[done:])])
+            self._x_cache[series.key] = (self._ends_version, len(xs), cached)
+        return cached
+
+    def refresh(self) -> None:
+        """Redraw every series with new points now (the timer calls this)."""
+        self._timer.stop()
+        alpha = self.smoothing()
+        touched = set()
+        for series in self._series.values():
+            if not series.dirty:
+                continue
+            series.dirty = False
+            touched.add(series.key[0])
+            xs, ys = self._display_x(series), series.points.column(1)
+            keep = np.isfinite(xs)
+            if not keep.all():
+                xs, ys = xs[keep], ys[keep]
+            if series.smoothed and alpha > 0:
+                smooth = series.smoothed_values(alpha)
+                series.curve.setData(xs, smooth if keep.all() else smooth[keep],
+                                     connect="finite")
+                series.raw.setData(xs, ys, connect="finite")
+                series.raw.setVisible(True)
+            else:
+                series.curve.setData(xs, ys, connect="finite")
+                if series.raw is not None:
+                    series.raw.setVisible(False)
+        for name in touched:
+            self._guard_flat_range(name)
+
+    def _guard_flat_range(self, name: str) -> None:
+        """Give a constant curve (a fixed learning rate) a sensible y range: without this the
+        auto-range zooms into floating-point noise and labels ticks 0.0030000000000000005."""
+        values = [(s.y_min, s.y_max) for s in self._series.values()
+                  if s.key[0] == name and s.y_min <= s.y_max]
+        if not values:
+            return
+        lo, hi = min(v[0] for v in values), max(v[1] for v in values)
+        item = self._plots[name].getPlotItem()
+        flat = hi - lo <= 1e-9 * max(abs(lo), abs(hi), 1e-300)
+        if not flat:
+            item.getViewBox().setLimits(minYRange=None)
+        elif self.log_check.isChecked():
+            item.getViewBox().setLimits(minYRange=0.2)  # in decades
+        else:
+            item.getViewBox().setLimits(minYRange=abs(hi) * 0.2 if hi else 1.0)
+
+    def _on_smoothing(self, value: int) -> None:
+        self.smoothing_label.setText(f"{value / 100:.2f}")
+        for series in self._series.values():
+            if series.smoothed:
+                series.dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _on_log(self, on: bool) -> None:
+        for name, plot in self._plots.items():
+            plot.getPlotItem().setLogMode(False, on)
+            self._guard_flat_range(name)
+
+    # hover ----------------------------------------------------------------------------------
+    def hover_text(self, name: str, x: float) -> str:
+        """The values of each series of plot ``name`` at the point nearest to ``x``
+        (``x`` in the current x-axis units)."""
+        parts = []
+        alpha = self.smoothing()
+        for key, series in self._series.items():
+            if key[0] != name or series.points.n == 0:
+                continue
+            dx = self._display_x(series)
+            finite = np.isfinite(dx)
+            if not finite.any():
+                continue
+            candidates = np.flatnonzero(finite)
+            i = int(candidates[np.argmin(np.abs(dx[candidates] - x))])
+            px, py = series.points.column(0)[i], series.points.column(1)[i]
+            where = f"epoch {px:g}" if key[2] == "epoch" else f"step {px:,.0f}"
+            text = f"{key[1]}{' (epoch)' if key[2] == 'epoch' else ''}: {where} = {py:.5g}"
+            if series.smoothed and alpha > 0:
+                text += f" (smoothed {series.smoothed_values(alpha)[i]:.5g})"
+            parts.append(text)
+        return f"{metric_title(name)} — " + " · ".join(parts) if parts else ""
+
+    def _on_mouse_moved(self, name: str, scene_pos: QPointF) -> None:
+        plot = self._plots.get(name)
+        if plot is None:
+            return
+        vb = plot.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return
+        text = self.hover_text(name, vb.mapSceneToView(scene_pos).x())
+        if text:
+            self.hover_label.setText(text)
+
+    # export ---------------------------------------------------------------------------------
+    def export_png(self, path: str | Path) -> Path:
+        """Save the plots as they are shown to a PNG file."""
+        self.refresh()
+        path = Path(path)
+        if not self._grid_host.grab().save(str(path), "PNG"):
+            raise OSError(f"Could not write {path}; choose a folder you can write to.")
+        return path
+
+    def export_csv(self, path: str | Path) -> Path:
+        """Write every point as rows ``metric, split, axis, x, y``."""
+        path = Path(path)
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["metric", "split", "axis", "x", "y"])
+            for (name, split, axis), series in self._series.items():
+                xs, ys = series.points.column(0), series.points.column(1)
+                writer.writerows((name, split, axis, repr(float(x)), repr(float(y)))
+                                 for x, y in zip(xs, ys, strict=True))
+        return path
+
+    def _export_dialog(self, title: str, default: str, filters: str, export) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, title, default, filters)
+        if not path:
+            return
+        try:
+            export(path)
+        except OSError as exc:
+            self.hover_label.setText(f"Export failed: {exc}")
+            self.hover_label.setStyleSheet("color: #b00020;")
+            return
+        self.hover_label.setStyleSheet("color: #4b5563;")
+        self.hover_label.setText(f"Saved {path}")
+
+    def _export_png_dialog(self) -> None:
+        self._export_dialog("Export curves as PNG", "curves.png", "PNG image (*.png)",
+                            self.export_png)
+
+    def _export_csv_dialog(self) -> None:
+        self._export_dialog("Export curves as CSV", "curves.csv", "CSV file (*.csv)",
+                            self.export_csv)
