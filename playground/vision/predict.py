@@ -1,0 +1,155 @@
+"""Classify images with a trained run: top-k predictions and Grad-CAM explanations.
+
+:class:`ImagePredictor` rebuilds the model from ``run.json`` (no pretrained download: the run's
+own checkpoint follows), loads ``best.safetensors`` (or ``last``) and keeps the model in eval
+mode with its eval transform cached, so a warm prediction costs one decode, one resize and one
+forward pass under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from playground.core.errors import ConfigError, RunError
+from playground.vision.data import as_rgb_array, build_transforms, load_image
+from playground.vision.gradcam import grad_cam, overlay, resize_heatmap
+
+__all__ = ["ImagePredictor", "overlay"]
+
+CHECKPOINTS = ("best", "last")
+
+
+def _is_single(images: Any) -> bool:
+    if isinstance(images, (str, os.PathLike, Image.Image, bytes)):
+        return True
+    return isinstance(images, np.ndarray) and images.ndim in (2, 3) and images.dtype != object
+
+
+class ImagePredictor:
+    """A trained image classifier, ready to predict."""
+
+    def __init__(self, model, labels: Sequence[str], cfg, device: str = "cpu",
+                 run_dir: str | os.PathLike | None = None,
+                 checkpoint_path: str | os.PathLike | None = None) -> None:
+        import torch
+
+        self.device = torch.device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self.labels = list(labels)
+        self.cfg = cfg
+        self.image_size = int(cfg.image_size)
+        self.transform = build_transforms(cfg, train=False)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        self.checkpoint_mtime = (self.checkpoint_path.stat().st_mtime
+                                 if self.checkpoint_path and self.checkpoint_path.exists() else 0.0)
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, device: str = "cpu",
+                 checkpoint: str = "best") -> ImagePredictor:
+        """Load a finished (or stopped) image run; ``checkpoint`` is ``best`` or ``last``.
+
+        ``best`` falls back to ``last`` when no best checkpoint was written.
+        """
+        from playground.core import schema
+        from playground.core.checkpoint import load_into
+        from playground.core.device import resolve_device
+        from playground.core.runs import open_run
+        from playground.vision.config import ImageTrainConfig
+        from playground.vision.models import build_model
+
+        if checkpoint not in CHECKPOINTS:
+            raise ConfigError(f"Checkpoint must be 'best' or 'last'; got {checkpoint!r}.")
+        run = open_run(run_dir, "image")
+        info = run.info()
+        cfg = schema.from_dict(ImageTrainConfig, info.get("config") or {})
+        labels = run.labels()
+        if not isinstance(labels, list) or len(labels) < 2:
+            raise RunError(f"{run.path / 'labels.json'} does not list the class names.")
+        if checkpoint == "best":
+            path = run.best_or_last()
+        else:
+            path = run.last_checkpoint
+            if not path.is_file():
+                raise RunError(f"Run {run.path} has no last checkpoint yet.")
+        model = build_model(cfg.model, len(labels), pretrained=cfg.pretrained,
+                            transfer="fine_tune", dropout=cfg.dropout,
+                            image_size=cfg.image_size, load_pretrained=False)
+        load_into(model, path)
+        return cls(model, [str(x) for x in labels], cfg, resolve_device(device),
+                   run_dir=run.path, checkpoint_path=path)
+
+    # ------------------------------------------------------------------------------------------
+    def is_stale(self) -> bool:
+        """True when the checkpoint file changed on disk since it was loaded."""
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return False
+        return self.checkpoint_path.stat().st_mtime != self.checkpoint_mtime
+
+    def _load(self, image: Any) -> Image.Image:
+        return load_image(image)
+
+    def _tensor(self, img: Image.Image):
+        return self.transform(img)
+
+    def predict(self, images: Any, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """Top-k ``(label, probability)`` per image, most probable first.
+
+        ``images``: paths, PIL images or uint8 arrays (or one of them). A file that cannot be
+        decoded raises :class:`ImageDecodeError` naming it.
+        """
+        import torch
+
+        items = [images] if _is_single(images) else list(images)
+        if not items:
+            return []
+        batch = torch.stack([self._tensor(self._load(im)) for im in items]).to(self.device)
+        k = max(1, min(int(top_k), len(self.labels)))
+        with torch.inference_mode():
+            probs = self.model(batch).float().softmax(dim=1)
+            values, indices = probs.topk(k, dim=1)
+        values, indices = values.cpu().numpy(), indices.cpu().numpy()
+        return [[(self.labels[j], float(v)) for j, v in zip(row_i, row_v, strict=True)]
+                for row_i, row_v in zip(indices, values, strict=True)]
+
+    def probabilities(self, image: Any) -> np.ndarray:
+        """The full probability vector of one image."""
+        import torch
+
+        x = self._tensor(self._load(image))[None].to(self.device)
+        with torch.inference_mode():
+            return self.model(x).float().softmax(dim=1)[0].cpu().numpy()
+
+    def gradcam(self, image: Any, class_index: int | None = None) -> tuple[np.ndarray, int]:
+        """Grad-CAM heatmap (float32 (H, W) in [0, 1] at the image's own size) and the class
+        it explains (the top prediction unless ``class_index`` is given)."""
+        img = self._load(image)
+        x = self._tensor(img)[None].to(self.device)
+        heat, index, _ = grad_cam(self.model, x, class_index)
+        return resize_heatmap(heat, img.width, img.height), index
+
+    def explain(self, image: Any, top_k: int = 5, alpha: float = 0.45
+                ) -> dict[str, Any]:
+        """Predictions, heatmap and overlay of one image in one pass (what the tab shows)."""
+        img = self._load(image)
+        x = self._tensor(img)[None].to(self.device)
+        heat, index, probs = grad_cam(self.model, x, None)
+        heat = resize_heatmap(heat, img.width, img.height)
+        order = np.argsort(-probs)[: max(1, min(top_k, len(self.labels)))]
+        rgb = np.asarray(img)
+        return {"predictions": [(self.labels[i], float(probs[i])) for i in order],
+                "class_index": index, "heatmap": heat, "image": rgb,
+                "overlay": overlay(rgb, heat, alpha)}
+
+
+def image_array(source: Any) -> np.ndarray:
+    """Any accepted image input as uint8 (H, W, 3)."""
+    if isinstance(source, np.ndarray):
+        return as_rgb_array(source)
+    return np.asarray(load_image(source))

@@ -1,0 +1,133 @@
+"""The image training job: data -> model -> run folder -> live training -> result.
+
+:func:`make_train_job` returns a plain ``job(ctx)`` (see ``playground.core.jobs``): the tab
+runs it on a worker thread, the CLI in a terminal, tests with a collecting context. Events, in
+order: Progress while data is prepared (and weights downloaded), RunStarted, ModelSummary,
+Log lines (class counts, skipped files), then the trainer's Metric / ConfusionMatrix /
+ClassReport / CheckpointSaved events plus an ``ImageSamples("Misclassified", ...)`` gallery
+after every validation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from playground.core import events as ev
+from playground.core import schema
+from playground.core.jobs import JobContext
+from playground.vision.config import ImageTrainConfig
+
+__all__ = ["ImageTrainConfig", "make_train_job", "misclassified_gallery"]
+
+GALLERY_SIZE = 16
+GALLERY_PIXELS = 96
+
+
+def misclassified_gallery(dataset, classes: list[str], preds: np.ndarray, targets: np.ndarray,
+                          probs: np.ndarray, limit: int = GALLERY_SIZE,
+                          size: int = GALLERY_PIXELS) -> ev.ImageSamples:
+    """Up to ``limit`` misclassified validation images, most confident mistakes first."""
+    from PIL import Image
+
+    wrong = np.flatnonzero(preds != targets)
+    if wrong.size:
+        confidence = probs[wrong, preds[wrong]]
+        wrong = wrong[np.argsort(-confidence, kind="stable")][:limit]
+    images, captions = [], []
+    for i in wrong:
+        arr, _ = dataset.raw(int(i))
+        pil = Image.fromarray(arr, "RGB")
+        if max(pil.size) != size:
+            scale = size / max(pil.size)
+            new = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
+            resample = (Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.BILINEAR)
+            pil = pil.resize(new, resample)
+        images.append(np.asarray(pil).copy())
+        t, p = int(targets[i]), int(preds[i])
+        captions.append(f"{classes[t]} → {classes[p]} ({float(probs[i, p]):.2f})")
+    return ev.ImageSamples("Misclassified", tuple(images), tuple(captions))
+
+
+def _default_name(cfg: ImageTrainConfig, data: str) -> str:
+    source = data[5:] if data.startswith("demo:") else (Path(data).expanduser().name or "data")
+    return f"{cfg.model}-{source}"
+
+
+def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
+                   home: str | os.PathLike | None = None,
+                   max_steps: int | None = None) -> Callable[[JobContext], dict[str, Any]]:
+    """A job that trains ``cfg.model`` on ``data`` (a folder or ``demo:NAME``).
+
+    Returns the training result dict: run_dir, val_accuracy, best_val_accuracy, macro_f1,
+    per_class, confusion, labels, steps, epochs_done, ...
+    """
+    cfg = schema.validate(cfg)
+
+    def job(ctx: JobContext) -> dict[str, Any]:
+        from playground.core.data import make_loader, seed_everything
+        from playground.core.runs import RunStore
+        from playground.core.trainer import train_classifier
+        from playground.vision.demo import load_data
+        from playground.vision.models import REGISTRY, build_model, count_parameters
+
+        seed_everything(cfg.seed)
+        ctx.emit(ev.Log(f"loading {data}"))
+        prepared = load_data(data, cfg, ctx, home=home)
+        ctx.check_cancelled()
+        classes = prepared.classes
+        entry = REGISTRY.get(cfg.model)
+        model = build_model(cfg.model, len(classes), pretrained=cfg.pretrained,
+                            transfer=cfg.transfer, dropout=cfg.dropout,
+                            image_size=cfg.image_size, ctx=ctx)
+        ctx.check_cancelled()
+        total, trainable = count_parameters(model)
+        run = RunStore(home).create(
+            "image", name or _default_name(cfg, data), model=cfg.model,
+            config=schema.to_dict(cfg), dataset=prepared.description,
+            extra={"normalization": prepared.normalization, "image_size": cfg.image_size,
+                   "classes": classes, "model_title": entry.title,
+                   "parameters": total, "trainable": trainable})
+        ctx.emit(ev.RunStarted(str(run.path), "image", run.name))
+        how = ("ImageNet weights, " + ("linear probe" if cfg.transfer == "linear_probe"
+                                       else "fine-tune")) if cfg.pretrained else "from scratch"
+        ctx.emit(ev.ModelSummary(entry.title, total, trainable,
+                                 f"{how}, {len(classes)} classes, {cfg.image_size}px"))
+        counts = prepared.counts()
+        ctx.emit(ev.Log(f"{prepared.title}: {sum(counts.values()):,} images in "
+                        f"{len(classes)} classes; {prepared.split}"))
+        ctx.emit(ev.Log("images per class: " + ", ".join(f"{k} {v:,}"
+                                                         for k, v in counts.items())))
+        if prepared.skipped:
+            ctx.emit(ev.Log(f"skipped {len(prepared.skipped)} unreadable file(s): "
+                            + "; ".join(f"{os.path.basename(p)} ({r})"
+                                        for p, r in prepared.skipped[:5])
+                            + ("; ..." if len(prepared.skipped) > 5 else ""), level="warning"))
+        run.save_labels(classes)
+
+        device = ctx.device
+        batch = cfg.batch_size
+        train_loader = make_loader(prepared.train, batch, shuffle=True, device=device,
+                                   workers=cfg.workers, seed=cfg.seed,
+                                   drop_last=len(prepared.train) % batch == 1)
+        val_loader = None
+        if prepared.val is not None and len(prepared.val):
+            val_loader = make_loader(prepared.val, max(batch, 128), shuffle=False,
+                                     device=device, workers=cfg.workers, seed=cfg.seed)
+
+        def after_validation(epoch: int, preds: np.ndarray, targets: np.ndarray,
+                             probs: np.ndarray) -> None:
+            ctx.emit(misclassified_gallery(prepared.val, classes, preds, targets, probs))
+
+        result = train_classifier(ctx, run, model, train_loader, val_loader, classes, cfg,
+                                  after_validation=after_validation, max_steps=max_steps)
+        result.update(model=cfg.model, parameters=total, trainable=trainable,
+                      train_images=len(prepared.train),
+                      val_images=len(prepared.val) if prepared.val is not None else 0)
+        return result
+
+    return job
