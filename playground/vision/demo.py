@@ -41,6 +41,9 @@ from playground.vision.data import (
 )
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
+SHAPE_MIN_CONTRAST = 100.0  # least difference of mean brightness, shape vs background
+SHAPE_NOISE = 12.0          # standard deviation of the pixel noise (0-255 scale)
+SHAPE_TILT = 40.0           # largest brightness change of the background gradient
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,12 @@ DEMOS: dict[str, Demo] = {
                    "Circles, squares, triangles, stars and crosses of random colour, size, "
                    "position and rotation on noisy backgrounds; 300 per class at 64x64, drawn "
                    "by the app (no download).", False,
-                   {"image_size": 32, "epochs": 8, "batch_size": 64, "learning_rate": 3e-3,
+                   {"image_size": 32, "epochs": 10, "batch_size": 16, "learning_rate": 3e-3,
                     "augment_flip": True}),
     "digits": Demo("digits", "Digits (scikit-learn)",
                    "1,797 handwritten digits 0-9 at 8x8 from scikit-learn (UCI), upscaled to "
                    "32x32. Bundled with scikit-learn: no download.", False,
-                   {"image_size": 32, "epochs": 15, "batch_size": 64, "learning_rate": 3e-3,
+                   {"image_size": 32, "epochs": 12, "batch_size": 32, "learning_rate": 3e-3,
                     "augment_flip": False}),
     "mnist": Demo("mnist", "MNIST",
                   "70,000 handwritten digits at 28x28 (LeCun et al.). About 11 MB, downloaded "
@@ -102,7 +105,7 @@ def _shape_colours(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int
     while True:
         bg = rng.integers(0, 256, 3)
         fg = rng.integers(0, 256, 3)
-        if abs(float(bg.mean()) - float(fg.mean())) > 60:
+        if abs(float(bg.mean()) - float(fg.mean())) > SHAPE_MIN_CONTRAST:
             return tuple(int(v) for v in bg), tuple(int(v) for v in fg)
 
 
@@ -133,14 +136,14 @@ def render_shape(kind: str, rng: np.random.Generator, size: int = 64,
         raise ValueError(f"unknown shape {kind!r}")
     # background: a smooth gradient of the background colour plus pixel noise
     yy, xx = np.mgrid[0:big, 0:big].astype(np.float32) / big
-    tilt = rng.uniform(-40, 40, size=(2, 1, 1, 1)).astype(np.float32)
+    tilt = rng.uniform(-SHAPE_TILT, SHAPE_TILT, size=(2, 1, 1, 1)).astype(np.float32)
     background = (np.asarray(bg, np.float32)[None, None, :]
                   + tilt[0, 0] * xx[..., None] + tilt[1, 0] * yy[..., None])
     m = np.asarray(mask.filter(ImageFilter.BoxBlur(0.5)), np.float32)[..., None] / 255.0
     img = background * (1 - m) + np.asarray(fg, np.float32)[None, None, :] * m
     img = np.asarray(Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
                      .resize((size, size), Image.Resampling.BOX), np.float32)
-    img += rng.normal(0, 12, img.shape).astype(np.float32)
+    img += rng.normal(0, SHAPE_NOISE, img.shape).astype(np.float32)
     out = np.clip(img, 0, 255).round().astype(np.uint8)
     if with_mask:
         small = np.asarray(mask.resize((size, size), Image.Resampling.BOX)) > 127

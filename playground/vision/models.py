@@ -206,7 +206,8 @@ def build_model(name: str, num_classes: int, *, pretrained: bool = False,
         if pretrained:
             raise ConfigError("The small CNN has no pretrained weights: untick Pretrained or "
                               "choose a torchvision model such as resnet18.")
-        return SmallCNN(SmallCNNConfig(num_classes=num_classes, dropout=dropout))
+        return SmallCNN(SmallCNNConfig(num_classes=num_classes, dropout=dropout,
+                                       image_size=int(image_size)))
 
     kwargs: dict[str, Any] = {}
     if name == "googlenet":

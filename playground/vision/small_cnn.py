@@ -10,6 +10,7 @@ CPU at 32x32, which makes it the default model of the Image tab.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,12 @@ class SmallCNNConfig:
     widths: tuple[int, ...] = (32, 64, 128)  # channels of the three conv blocks
     hidden: int = 0                          # width of a hidden fully connected layer; 0 = none
     dropout: float = 0.2                     # before each fully connected layer
+    image_size: int = 32                     # inputs larger than 40 px get a downsampling stem
+
+
+def stem_downsamplings(image_size: int) -> int:
+    """How many times the stem halves the input so the last feature map is about 8x8."""
+    return max(0, min(4, round(math.log2(max(image_size, 16) / 32))))
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -39,6 +46,16 @@ class SmallCNN(nn.Module):
         self.config = cfg
         layers: list[nn.Module] = []
         c_in = 3
+        down = stem_downsamplings(cfg.image_size)
+        if down:
+            # Large inputs: a strided conv (and max pools) first, as ResNet's stem, so the
+            # blocks below see about 32x32 and the receptive field covers the objects.
+            stem_width = cfg.widths[0]
+            layers.append(nn.Sequential(
+                nn.Conv2d(3, stem_width, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(stem_width), nn.ReLU(inplace=True)))
+            layers += [nn.MaxPool2d(2) for _ in range(down - 1)]
+            c_in = stem_width
         for i, width in enumerate(cfg.widths):
             layers.append(_block(c_in, width))
             if i < len(cfg.widths) - 1:
@@ -60,6 +77,6 @@ class SmallCNN(nn.Module):
         return self.features[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)        # (B, C, H/4, W/4)
+        x = self.features(x)        # (B, C, about 8, about 8)
         x = self.pool(x)            # (B, C, 1, 1)
         return self.classifier(x)   # (B, num_classes)
