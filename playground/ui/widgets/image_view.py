@@ -78,6 +78,7 @@ class ImageView(QWidget):
         self._overlay_is_rgba = False
         self._show_overlay = False
         self._composed: QPixmap | None = None
+        self._base: QPixmap | None = None
         self._placeholder = placeholder
         self.overlay_opacity = overlay_opacity
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -129,6 +130,7 @@ class ImageView(QWidget):
     # painting -------------------------------------------------------------------------------
     def _invalidate(self) -> None:
         self._composed = None
+        self._base = None
         self.update()
 
     def _composed_pixmap(self) -> QPixmap | None:
@@ -146,6 +148,11 @@ class ImageView(QWidget):
             self._composed = QPixmap.fromImage(base)
         return self._composed
 
+    def _base_pixmap(self) -> QPixmap:
+        if self._base is None:
+            self._base = QPixmap.fromImage(self._image)
+        return self._base
+
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
         if self._image is not None:
             return self._image.size().boundedTo(QSize(512, 512)).expandedTo(QSize(160, 160))
@@ -154,17 +161,22 @@ class ImageView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
         painter = QPainter(self)
         rect = self.rect()
-        pixmap = self._composed_pixmap()
-        if pixmap is None:
+        if self._image is None:
             painter.setPen(QColor(120, 120, 120))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self._placeholder)
             return
-        size = pixmap.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        base = self._base_pixmap()
+        size = base.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRectF((rect.width() - size.width()) / 2, (rect.height() - size.height()) / 2,
                         size.width(), size.height())
         # Nearest-neighbour when enlarging small images (28x28 digits stay crisp), smooth when
-        # shrinking large photos.
-        if size.width() < pixmap.width():
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
+        # shrinking large photos; the overlay (a coarse heatmap) is always drawn smoothly.
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                              size.width() < base.width())
+        painter.drawPixmap(target, base, QRectF(base.rect()))
+        if self.overlay_visible():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            if not self._overlay_is_rgba:
+                painter.setOpacity(self.overlay_opacity)
+            painter.drawImage(target, self._overlay)

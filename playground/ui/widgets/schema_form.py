@@ -222,7 +222,8 @@ class SchemaForm(QWidget):
         name = spec.name
         if spec.type is bool:
             editor = QCheckBox(spec.label)
-            editor.toggled.connect(lambda _=None: self.changed.emit(name))
+            editor.setProperty("field_name", name)
+            editor.toggled.connect(self._on_edited)
             return editor
         if spec.type is int:
             editor = QSpinBox()
@@ -244,13 +245,15 @@ class SchemaForm(QWidget):
             editor.setRange(lo, hi)
         else:
             combo = QComboBox()
-            combo.currentIndexChanged.connect(lambda _=None: self.changed.emit(name))
+            combo.setProperty("field_name", name)
+            combo.currentIndexChanged.connect(self._on_edited)
             if spec.choices:
                 for choice in spec.choices:
                     combo.addItem(choice, choice)
                 return combo
             line = QLineEdit()
-            line.textEdited.connect(lambda _=None: self.changed.emit(name))
+            line.setProperty("field_name", name)
+            line.textEdited.connect(self._on_edited)
             stack = QStackedWidget()
             stack.addWidget(line)
             stack.addWidget(combo)
@@ -259,8 +262,15 @@ class SchemaForm(QWidget):
             return stack
         editor.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
         editor.setKeyboardTracking(True)
-        editor.valueChanged.connect(lambda _=None: self.changed.emit(name))
+        editor.setProperty("field_name", name)
+        editor.valueChanged.connect(self._on_edited)
         return editor
+
+    def _on_edited(self, *_args: object) -> None:
+        # A bound method (not a lambda): Qt drops the connection when the form is destroyed.
+        name = self.sender().property("field_name") if self.sender() is not None else None
+        if name:
+            self.changed.emit(str(name))
 
     def _add_field(self, spec: FieldSpec, form: QFormLayout) -> None:
         editor = self._make_editor(spec)
@@ -299,8 +309,7 @@ class SchemaForm(QWidget):
         if isinstance(widget, QCheckBox):
             return widget.isChecked()
         if isinstance(widget, QAbstractSpinBox):
-            widget.interpretText()
-            if not widget.hasAcceptableInput():
+            if not widget.hasAcceptableInput():  # typed text out of range or not a number
                 text = widget.cleanText().strip()
                 number = text.replace(widget.locale().groupSeparator(), "")
                 number = number.replace(widget.locale().decimalPoint(), ".")
@@ -308,6 +317,7 @@ class SchemaForm(QWidget):
                     raise ConfigError(f"{spec.label} ({spec.flag}) must be a number; got "
                                       f"{text!r}.")
                 return schema.coerce(spec, float(number))
+            widget.interpretText()
             return widget.value()
         if isinstance(widget, QComboBox):
             data = widget.currentData()

@@ -1,0 +1,156 @@
+"""CurvesPanel: series buffering, smoothing, x-axis modes, hover, export, and a million points."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import numpy as np
+import pytest
+
+from playground.core.events import Metric
+from playground.ui.widgets.curves import CurvesPanel, ema
+
+STEPS = 2000
+STEPS_PER_EPOCH = 500
+
+
+def _reference_ema(x: np.ndarray, alpha: float) -> np.ndarray:
+    s, out = 0.0, []
+    for t, v in enumerate(x):
+        s = alpha * s + (1 - alpha) * v
+        out.append(s / (1 - alpha ** (t + 1)))
+    return np.array(out)
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = CurvesPanel()
+    qtbot.addWidget(p)
+    p.resize(900, 600)
+    p.show()
+    rng = np.random.default_rng(0)
+    for step in range(1, STEPS + 1):
+        p.add_metric(Metric("loss", 2.0 * np.exp(-step / 600) + 0.1 * rng.random(), step))
+        if step % STEPS_PER_EPOCH == 0:
+            epoch = step // STEPS_PER_EPOCH
+            p.add_metric(Metric("loss", 1.0 / epoch, epoch, "train", "epoch"))
+            p.add_metric(Metric("loss", 1.2 / epoch, epoch, "val", "epoch"))
+            p.add_metric(Metric("accuracy", 0.5 + 0.1 * epoch, epoch, "val", "epoch"))
+    return p
+
+
+def test_plots_and_series_hold_every_point(panel):
+    assert panel.metric_names() == ["loss", "accuracy"]
+    xs, ys = panel.series("loss", "train", "step")
+    assert len(xs) == STEPS and xs[0] == 1 and xs[-1] == STEPS
+    ex, ey = panel.series("loss", "val", "epoch")
+    np.testing.assert_array_equal(ex, [1, 2, 3, 4])
+    np.testing.assert_allclose(ey, [1.2, 0.6, 0.4, 0.3])
+    assert panel.plot_title("loss") == "Loss ━ train ● train (epoch) ● val (epoch)"
+    assert panel.plot_title("accuracy").startswith("Accuracy")
+    with pytest.raises(KeyError):
+        panel.series("loss", "test", "step")
+
+
+def test_redraw_is_deferred_to_the_timer(qtbot, panel):
+    panel.refresh()
+    panel.add_metric(Metric("loss", 5.0, STEPS + 1))
+    curve = panel._series[("loss", "train", "step")].curve
+    assert len(curve.getOriginalDataset()[0]) == STEPS  # not redrawn synchronously
+    qtbot.waitUntil(lambda: len(curve.getOriginalDataset()[0]) == STEPS + 1, timeout=1000)
+
+
+def test_smoothing_changes_the_curve_but_not_the_data(panel):
+    raw_x, raw_y = panel.series("loss", "train", "step")
+    panel.set_smoothing(0.0)
+    _, shown0 = panel.displayed("loss", "train", "step")
+    np.testing.assert_allclose(shown0, raw_y)
+    panel.set_smoothing(0.9)
+    _, shown = panel.displayed("loss", "train", "step")
+    np.testing.assert_allclose(shown, _reference_ema(raw_y, 0.9), rtol=1e-10)
+    assert np.std(np.diff(shown)) < 0.5 * np.std(np.diff(raw_y))
+    np.testing.assert_array_equal(panel.series("loss", "train", "step")[1], raw_y)
+    raw_curve = panel._series[("loss", "train", "step")].raw
+    assert raw_curve.isVisible()
+    np.testing.assert_allclose(raw_curve.getOriginalDataset()[1], raw_y)
+    # val series are never smoothed
+    np.testing.assert_allclose(panel.displayed("loss", "val", "epoch")[1], [1.2, 0.6, 0.4, 0.3])
+
+
+def test_ema_in_chunks_matches_the_plain_loop():
+    x = np.random.default_rng(1).random(3000)
+    first, state = ema(x[:1000], 0.95)
+    rest, _ = ema(x[1000:], 0.95, state, 1000)
+    np.testing.assert_allclose(np.r_[first, rest], _reference_ema(x, 0.95), rtol=1e-9)
+
+
+def test_epoch_points_sit_at_the_step_where_the_epoch_ended(panel):
+    panel.set_x_mode("step")
+    xs, _ = panel.displayed("loss", "val", "epoch")
+    np.testing.assert_array_equal(xs, [500, 1000, 1500, 2000])
+    panel.set_x_mode("epoch")
+    xs, _ = panel.displayed("loss", "val", "epoch")
+    np.testing.assert_array_equal(xs, [1, 2, 3, 4])
+    sx, _ = panel.displayed("loss", "train", "step")
+    assert sx[STEPS_PER_EPOCH - 1] == pytest.approx(1.0)
+    assert sx[-1] == pytest.approx(4.0)
+    assert sx[STEPS_PER_EPOCH // 2 - 1] == pytest.approx(0.5)
+    assert panel.plot("loss").getPlotItem().getAxis("bottom").labelText == "epoch"
+
+
+def test_hover_names_the_nearest_points(panel):
+    panel.set_smoothing(0.0)
+    text = panel.hover_text("loss", 1000.2)
+    assert text.startswith("Loss — train: step 1,000 = ")
+    assert "val (epoch): epoch 2 = 0.6" in text
+
+
+def test_export_csv_writes_every_row(panel, tmp_path):
+    path = panel.export_csv(tmp_path / "curves.csv")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["metric", "split", "axis", "x", "y"]
+    assert len(rows) == 1 + STEPS + 4 * 3
+    val = [r for r in rows if r[:3] == ["loss", "val", "epoch"]]
+    assert [float(r[3]) for r in val] == [1, 2, 3, 4]
+    assert [float(r[4]) for r in val] == [1.2 / e for e in (1, 2, 3, 4)]  # exact round trip
+
+
+def test_export_png_writes_an_image(panel, tmp_path):
+    from PySide6.QtGui import QImage
+
+    path = panel.export_png(tmp_path / "curves.png")
+    image = QImage(str(path))
+    assert not image.isNull() and image.width() > 400 and image.height() > 200
+
+
+def test_log_y_and_clear(panel):
+    panel.log_check.setChecked(True)
+    assert panel.plot("loss").getPlotItem().ctrl.logYCheck.isChecked()
+    panel.clear()
+    assert panel.metric_names() == [] and panel.series_keys() == []
+    panel.add_metric(Metric("samples_per_s", 1000.0, 1))
+    assert panel.plot_title("samples_per_s").startswith("Samples/s")
+    panel.add_metric(Metric("val_bleu_score", 1.0, 1))
+    assert panel.plot_title("val_bleu_score").startswith("Val Bleu Score")
+
+
+def test_a_million_points_stay_fast(qtbot):
+    p = CurvesPanel()
+    qtbot.addWidget(p)
+    p.resize(800, 400)
+    p.show()
+    n = 1_000_000
+    xs = np.arange(n, dtype=float)
+    p.add_points("loss", "train", "step", xs, np.exp(-xs / 2e5))
+    p.refresh()
+    start = time.perf_counter()
+    frames = 10
+    for i in range(frames):
+        p.add_metric(Metric("loss", 0.1, n + i))
+        p.refresh()
+        p.grab()
+    per_frame = (time.perf_counter() - start) / frames
+    assert per_frame < 0.25, f"{per_frame * 1000:.0f} ms per redraw with 1e6 points"
+    assert len(p.series("loss")[0]) == n + frames
