@@ -180,6 +180,7 @@ class CurvesPanel(QWidget):
         super().__init__(parent)
         self._columns = columns
         self._plots: dict[str, pg.PlotWidget] = {}
+        self._hover_lines: dict[str, pg.InfiniteLine] = {}
         self._series: dict[tuple[str, str, str], _Series] = {}
         self._last_step = math.nan
         self._epoch_ends: dict[float, float] = {}  # epoch -> step at which it ended
@@ -260,7 +261,11 @@ class CurvesPanel(QWidget):
         # Same left-axis width everywhere: linked x axes align by screen position, so plots
         # with wider tick labels would otherwise show a shifted x range.
         item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
-        item.showGrid(x=True, y=True, alpha=0.15)
+        # Grid lines at major ticks only: pyqtgraph redraws the axis picture whenever the
+        # range moves (every new point), and minor grid lines made that 4x slower.
+        for side in ("left", "bottom"):
+            item.getAxis(side).setStyle(maxTickLevel=0)
+        item.showGrid(x=True, y=True, alpha=0.12)
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.setMenuEnabled(True)
@@ -269,6 +274,11 @@ class CurvesPanel(QWidget):
         first = next(iter(self._plots.values()), None)
         if first is not None:
             item.setXLink(first.getPlotItem())
+        line = pg.InfiniteLine(angle=90, movable=False,
+                               pen=pg.mkPen("#9aa0a6", width=1, style=Qt.PenStyle.DashLine))
+        line.setVisible(False)
+        item.addItem(line, ignoreBounds=True)
+        self._hover_lines[name] = line
         plot.scene().sigMouseMoved.connect(
             lambda pos, n=name: self._on_mouse_moved(n, pos))
         self._plots[name] = plot
@@ -395,6 +405,7 @@ class CurvesPanel(QWidget):
             self._grid.removeWidget(plot)
             plot.deleteLater()
         self._plots.clear()
+        self._hover_lines.clear()
         self._series.clear()
         self._x_cache.clear()
         self._epoch_ends.clear()
@@ -566,10 +577,16 @@ class CurvesPanel(QWidget):
         if plot is None:
             return
         vb = plot.getPlotItem().getViewBox()
+        line = self._hover_lines[name]
         if not vb.sceneBoundingRect().contains(scene_pos):
+            line.setVisible(False)
             return
-        text = self.hover_text(name, vb.mapSceneToView(scene_pos).x())
+        x = vb.mapSceneToView(scene_pos).x()
+        text = self.hover_text(name, x)
+        line.setPos(x)
+        line.setVisible(bool(text))
         if text:
+            self.hover_label.setStyleSheet("color: #4b5563;")
             self.hover_label.setText(text)
 
     # export ---------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ class ImageGallery(QWidget):
         self._list.clear()
         for i, array in enumerate(images):
             self.add_image(array, captions[i] if i < len(captions) else "")
+        self._list.setCurrentRow(-1)  # no thumbnail looks selected until the user picks one
         self.set_title(title)
         self._placeholder.setVisible(bool(self._placeholder.text()) and not images)
 

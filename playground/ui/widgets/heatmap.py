@@ -126,6 +126,7 @@ class HeatmapView(QWidget):
         self._plot.hideButtons()
         self._plot.setMouseEnabled(interactive, interactive)
         self._plot.setDefaultPadding(0.0)
+        self._plot.setContentsMargins(2, 8, 6, 2)  # room for the first row's label
         self._plot.getViewBox().setAspectLocked(square_cells)
         self._plot.titleLabel.setAttr("color", TEXT_PEN)
         self._image = pg.ImageItem(axisOrder="row-major")
