@@ -66,6 +66,7 @@ class ImageTab(QWidget):
         self._predictors: dict[tuple[str, str], Any] = {}
         self._last_prediction: dict[str, Any] | None = None
         self._pending_predict: list[Any] = []
+        self._sources: dict[str, Any] = {}
         self._pending_info = False
         v = self.view
         for title, spec in SOURCES:
@@ -353,6 +354,7 @@ class ImageTab(QWidget):
         if self.predict_runner.is_busy():
             self._pending_predict = inputs
             return
+        self._sources = dict(inputs)
         from playground.vision.jobs import make_predict_job
 
         job = make_predict_job(run_dir, inputs, top_k=5, gradcam=self.view.gradcam_check.isChecked(),
@@ -397,15 +399,17 @@ class ImageTab(QWidget):
         v = self.view
         v.bars.set_predictions(result["predictions"])
         v.predict_title.setText(f"Top-{len(result['predictions'])} classes for {result['name']}")
-        v.image_view.set_image(result["image"])
-        v.image_view.set_overlay(result.get("overlay"))
+        v.image_view.set_image(result["original"])
+        v.image_view.set_overlay(result.get("heatmap"))  # (H, W) in 0..1, drawn as heat
         v.image_view.show_overlay(v.gradcam_check.isChecked())
 
     def _on_gradcam_toggled(self, on: bool) -> None:
         last = self._last_prediction
-        if on and last is not None and last.get("overlay") is None and last.get("source") is not None:
-            self.predict_inputs([(last["name"], last["source"])])
-            return
+        if on and last is not None and last.get("heatmap") is None:
+            source = self._sources.get(last["name"])
+            if source is not None:  # predicted without Grad-CAM: compute it now
+                self.predict_inputs([(last["name"], source)])
+                return
         self.view.image_view.show_overlay(on)
 
     # lifecycle ------------------------------------------------------------------------------
