@@ -136,6 +136,19 @@ def test_log_y_and_clear(panel):
     assert panel.plot_title("val_bleu_score").startswith("Val Bleu Score")
 
 
+def test_diverged_points_do_not_poison_the_smoothed_curve(qtbot):
+    p = CurvesPanel()
+    qtbot.addWidget(p)
+    p.set_smoothing(0.5)
+    for step, value in enumerate([1.0, 1.0, float("nan"), float("inf"), 1.0], start=1):
+        p.add_metric(Metric("loss", value, step))
+    xs, ys = p.series("loss")
+    assert np.isnan(ys[2]) and np.isinf(ys[3])  # raw data kept as it came
+    _, shown = p.displayed("loss")
+    np.testing.assert_allclose(shown, [1.0] * 5)  # NaN/inf hold the last finite value
+    assert "step 3 = nan" in p.hover_text("loss", 3)
+
+
 def test_a_million_points_stay_fast(qtbot):
     p = CurvesPanel()
     qtbot.addWidget(p)

@@ -133,6 +133,11 @@ def test_image_view_overlay(qtbot):
     assert screen.pixelColor(190, 50).red() > screen.pixelColor(190, 50).blue()
     view.show_overlay(False)
     assert view.rendered().pixelColor(18, 5) == QColor(200, 200, 200)
+    blended = np.zeros((10, 20, 3), dtype=np.uint8)
+    blended[..., 0] = 255
+    view.set_overlay(blended, opacity=1.0)  # a pre-blended image replaces the picture
+    view.show_overlay(True)
+    assert view.rendered().pixelColor(3, 3) == QColor(255, 0, 0)
 
 
 def test_log_view_caps_lines_and_marks_levels(qtbot):

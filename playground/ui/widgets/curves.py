@@ -49,6 +49,9 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.events import Metric
+from playground.ui.widgets.curve_data import EpochClock, SeriesData, ema
+
+__all__ = ["CurvesPanel", "ema", "metric_title"]
 
 TITLES = {"loss": "Loss", "accuracy": "Accuracy", "lr": "Learning rate",
           "samples_per_s": "Samples/s", "tokens_per_s": "Tokens/s", "perplexity": "Perplexity",
@@ -66,111 +69,21 @@ def metric_title(name: str) -> str:
     return TITLES.get(name, name.replace("_", " ").title())
 
 
-def _recurrence(w: np.ndarray, p: float, s0: float) -> np.ndarray:
-    """``s_k = p s_{k-1} + w_k`` with ``s_{-1} = s0``, vectorised: blocks of 64 are solved with
-    one matrix product, and the carries between blocks form the same recurrence again."""
-    n, block = len(w), 64
-    lags = np.arange(min(n, block))
-    diff = lags[:, None] - lags[None, :]
-    kernel = np.where(diff >= 0, p ** np.maximum(diff, 0), 0.0)
-    powers = p ** (lags + 1.0)
-    if n <= block:
-        return kernel @ w + s0 * powers
-    full = n // block * block
-    within = w[:full].reshape(-1, block) @ kernel.T  # each block as if it started from 0
-    ends = _recurrence(within[:, -1], p**block, s0)  # s at the end of each block
-    starts = np.concatenate([[s0], ends[:-1]])
-    out = np.empty(n)
-    out[:full] = (within + starts[:, None] * powers[None, :]).ravel()
-    if full < n:
-        out[full:] = _recurrence(w[full:], p, float(ends[-1]))
-    return out
-
-
-def ema(values: np.ndarray, alpha: float, state: float = 0.0,
-        start: int = 0) -> tuple[np.ndarray, float]:
-    """Debiased exponential moving average (TensorBoard's smoothing), vectorised.
-
-    ``s_t = alpha s_{t-1} + (1 - alpha) x_t`` with ``s_{-1} = 0``, shown as
-    ``s_t / (1 - alpha^(t+1))``. ``state`` is ``s`` before ``values`` and ``start`` the index of
-    ``values[0]`` in the whole series, so a series can be extended chunk by chunk.
-    Returns the smoothed values and the new state.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    if len(x) == 0:
-        return np.zeros(0), state
-    raw = _recurrence((1.0 - alpha) * x, alpha, state)
-    out = raw.copy()
-    if 0.0 < alpha < 1.0:
-        # alpha^(t+1) is below 1e-17 after this many points: later ones need no correction.
-        horizon = math.ceil(math.log(1e-17) / math.log(alpha))
-        m = max(0, min(len(x), horizon - start))
-        if m:
-            out[:m] /= 1.0 - alpha ** (np.arange(start, start + m) + 1.0)
-    return out, float(raw[-1])
-
-
-def _fill_non_finite(x: np.ndarray, previous: float) -> np.ndarray:
-    """Forward-fill NaN/inf (a diverged step must not poison the whole smoothed curve)."""
-    bad = ~np.isfinite(x)
-    if not bad.any():
-        return x
-    idx = np.maximum.accumulate(np.where(bad, -1, np.arange(len(x))))
-    return np.where(idx >= 0, x[np.maximum(idx, 0)], previous if math.isfinite(previous) else 0.0)
-
-
-class _Buffer:
-    """Growing (capacity doubling) float64 columns."""
-
-    def __init__(self, columns: int, capacity: int = 256) -> None:
-        self.data = np.empty((capacity, columns))
-        self.n = 0
-
-    def extend(self, rows: np.ndarray) -> None:
-        need = self.n + len(rows)
-        if need > len(self.data):
-            grown = np.empty((max(need, 2 * len(self.data)), self.data.shape[1]))
-            grown[: self.n] = self.data[: self.n]
-            self.data = grown
-        self.data[self.n:need] = rows
-        self.n = need
-
-    def column(self, i: int) -> np.ndarray:
-        return self.data[: self.n, i]
-
-
 class _Series:
+    """One series' points (see :class:`SeriesData`) and the curves that draw them."""
+
     def __init__(self, key: tuple[str, str, str], curve: pg.PlotDataItem,
-                 raw: pg.PlotDataItem | None) -> None:
+                 raw: pg.PlotDataItem | None, colour: tuple[int, int, int]) -> None:
         self.key = key
-        self.points = _Buffer(3)  # x, y, step reached when the point arrived (epoch series)
+        self.data = SeriesData()
         self.curve = curve
         self.raw = raw  # faint unsmoothed curve behind the smoothed one (train step series)
-        self.smooth = _Buffer(1)
-        self.smooth_alpha = -1.0
-        self.smooth_state = 0.0
-        self.last_finite = 0.0
+        self.colour = colour
         self.dirty = True
-        self.colour: tuple[int, int, int] = (0, 0, 0)
-        self.y_min = math.inf
-        self.y_max = -math.inf
 
     @property
     def smoothed(self) -> bool:
         return self.raw is not None
-
-    def smoothed_values(self, alpha: float) -> np.ndarray:
-        ys = self.points.column(1)
-        if alpha != self.smooth_alpha:
-            self.smooth = _Buffer(1, max(256, len(ys)))
-            self.smooth_alpha, self.smooth_state, self.last_finite = alpha, 0.0, 0.0
-        done = self.smooth.n
-        if done < len(ys):
-            new = _fill_non_finite(ys[done:], self.last_finite)
-            values, self.smooth_state = ema(new, alpha, self.smooth_state, done)
-            self.last_finite = float(new[-1])
-            self.smooth.extend(values[:, None])
-        return self.smooth.column(0)
 
 
 class CurvesPanel(QWidget):
@@ -182,9 +95,7 @@ class CurvesPanel(QWidget):
         self._plots: dict[str, pg.PlotWidget] = {}
         self._hover_lines: dict[str, pg.InfiniteLine] = {}
         self._series: dict[tuple[str, str, str], _Series] = {}
-        self._last_step = math.nan
-        self._epoch_ends: dict[float, float] = {}  # epoch -> step at which it ended
-        self._ends_version = 0
+        self._clock = EpochClock()
         self._x_cache: dict[tuple[str, str, str], tuple[int, int, np.ndarray]] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -350,8 +261,7 @@ class CurvesPanel(QWidget):
                 item.setDownsampling(auto=True, method="peak")
                 item.setClipToView(True)
                 item.setCurveClickable(False)
-        series = _Series(key, curve, raw)
-        series.colour = colour
+        series = _Series(key, curve, raw, colour)
         self._series[key] = series
         self._update_title(name)
         return series
@@ -375,27 +285,18 @@ class CurvesPanel(QWidget):
             return
         axis = "epoch" if axis == "epoch" else "step"
         if axis == "step":
-            finite = xs[np.isfinite(xs)]
-            if finite.size:
-                self._last_step = max(float(finite.max()), self._last_step) if math.isfinite(
-                    self._last_step) else float(finite.max())
-            aux = np.full(len(xs), np.nan)
+            self._clock.saw_steps(xs)
+            steps_at = np.full(len(xs), np.nan)
         else:
-            aux = (np.full(len(xs), self._last_step) if steps is None
-                   else np.asarray(steps, dtype=np.float64).ravel())
-            for epoch, step in zip(xs, aux, strict=True):
-                if math.isfinite(step) and float(epoch) not in self._epoch_ends:
-                    self._epoch_ends[float(epoch)] = float(step)
-                    self._ends_version += 1
+            steps_at = (np.full(len(xs), self._clock.last_step) if steps is None
+                        else np.asarray(steps, dtype=np.float64).ravel())
+            version = self._clock.version
+            self._clock.record(xs, steps_at)
+            if self._clock.version != version:
+                self._mark_all_dirty()  # new epoch ends move step points in epoch mode
         series = self._series_for((name, split, axis))
-        series.points.extend(np.column_stack([xs, ys, aux]))
-        finite_y = ys[np.isfinite(ys)]
-        if finite_y.size:
-            series.y_min = min(series.y_min, float(finite_y.min()))
-            series.y_max = max(series.y_max, float(finite_y.max()))
+        series.data.extend(xs, ys, steps_at)
         series.dirty = True
-        if self._ends_version and axis == "epoch":
-            self._mark_all_dirty()  # new epoch ends move step points in epoch mode
         if not self._timer.isActive():
             self._timer.start()
 
@@ -408,9 +309,7 @@ class CurvesPanel(QWidget):
         self._hover_lines.clear()
         self._series.clear()
         self._x_cache.clear()
-        self._epoch_ends.clear()
-        self._ends_version = 0
-        self._last_step = math.nan
+        self._clock = EpochClock()
         self._placeholder.setVisible(True)
         self.hover_label.setText(" ")
 
@@ -425,7 +324,7 @@ class CurvesPanel(QWidget):
                ) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the raw points ``(xs, ys)`` of one series (KeyError if it has none)."""
         s = self._series[(name, split, axis)]
-        return s.points.column(0).copy(), s.points.column(1).copy()
+        return s.data.xs.copy(), s.data.ys.copy()
 
     def plot(self, name: str) -> pg.PlotWidget:
         return self._plots[name]
@@ -462,34 +361,21 @@ class CurvesPanel(QWidget):
     def _set_x_label(self, item: pg.PlotItem) -> None:
         item.setLabel("bottom", self.x_mode(), color=TEXT_PEN)
 
-    def _step_to_epoch(self, steps: np.ndarray) -> np.ndarray:
-        if not self._epoch_ends:
-            return np.full(len(steps), np.nan)
-        epochs = np.array([0.0, *sorted(self._epoch_ends)])
-        ends = np.array([0.0, *(self._epoch_ends[e] for e in sorted(self._epoch_ends))])
-        out = np.interp(steps, ends, epochs)
-        last_len = ends[-1] - ends[-2] if len(ends) > 1 else 0.0
-        beyond = steps > ends[-1]
-        if last_len > 0 and beyond.any():
-            out[beyond] = epochs[-1] + (steps[beyond] - ends[-1]) / last_len * (
-                epochs[-1] - epochs[-2])
-        return out
-
     def _display_x(self, series: _Series) -> np.ndarray:
-        xs = series.points.column(0)
+        xs = series.data.xs
         axis = series.key[2]
         if self.x_mode() == "step":
-            if axis == "step" or not math.isfinite(self._last_step):
+            if axis == "step" or math.isnan(self._clock.last_step):
                 return xs
-            return series.points.column(2)
+            return series.data.steps
         if axis == "epoch":
             return xs
         version, done, cached = self._x_cache.get(series.key, (-1, 0, np.zeros(0)))
-        if version != self._ends_version:
+        if version != self._clock.version:
             done, cached = 0, np.zeros(0)
         if done < len(xs):
-            cached = np.concatenate([cached, self._step_to_epoch(xs[done:])])
-            self._x_cache[series.key] = (self._ends_version, len(xs), cached)
+            cached = np.concatenate([cached, self._clock.to_epochs(xs[done:])])
+            self._x_cache[series.key] = (self._clock.version, len(xs), cached)
         return cached
 
     def refresh(self) -> None:
@@ -502,12 +388,12 @@ class CurvesPanel(QWidget):
                 continue
             series.dirty = False
             touched.add(series.key[0])
-            xs, ys = self._display_x(series), series.points.column(1)
+            xs, ys = self._display_x(series), series.data.ys
             keep = np.isfinite(xs)
             if not keep.all():
                 xs, ys = xs[keep], ys[keep]
             if series.smoothed and alpha > 0:
-                smooth = series.smoothed_values(alpha)
+                smooth = series.data.smoothed(alpha)
                 series.curve.setData(xs, smooth if keep.all() else smooth[keep],
                                      connect="finite")
                 series.raw.setData(xs, ys, connect="finite")
@@ -522,8 +408,8 @@ class CurvesPanel(QWidget):
     def _guard_flat_range(self, name: str) -> None:
         """Give a constant curve (a fixed learning rate) a sensible y range: without this the
         auto-range zooms into floating-point noise and labels ticks 0.0030000000000000005."""
-        values = [(s.y_min, s.y_max) for s in self._series.values()
-                  if s.key[0] == name and s.y_min <= s.y_max]
+        values = [(s.data.y_min, s.data.y_max) for s in self._series.values()
+                  if s.key[0] == name and s.data.y_min <= s.data.y_max]
         if not values:
             return
         lo, hi = min(v[0] for v in values), max(v[1] for v in values)
@@ -556,7 +442,7 @@ class CurvesPanel(QWidget):
         parts = []
         alpha = self.smoothing()
         for key, series in self._series.items():
-            if key[0] != name or series.points.n == 0:
+            if key[0] != name or len(series.data) == 0:
                 continue
             dx = self._display_x(series)
             finite = np.isfinite(dx)
@@ -564,11 +450,11 @@ class CurvesPanel(QWidget):
                 continue
             candidates = np.flatnonzero(finite)
             i = int(candidates[np.argmin(np.abs(dx[candidates] - x))])
-            px, py = series.points.column(0)[i], series.points.column(1)[i]
+            px, py = series.data.xs[i], series.data.ys[i]
             where = f"epoch {px:g}" if key[2] == "epoch" else f"step {px:,.0f}"
             text = f"{key[1]}{' (epoch)' if key[2] == 'epoch' else ''}: {where} = {py:.5g}"
             if series.smoothed and alpha > 0:
-                text += f" (smoothed {series.smoothed_values(alpha)[i]:.5g})"
+                text += f" (smoothed {series.data.smoothed(alpha)[i]:.5g})"
             parts.append(text)
         return f"{metric_title(name)} — " + " · ".join(parts) if parts else ""
 
@@ -605,7 +491,7 @@ class CurvesPanel(QWidget):
             writer = csv.writer(f)
             writer.writerow(["metric", "split", "axis", "x", "y"])
             for (name, split, axis), series in self._series.items():
-                xs, ys = series.points.column(0), series.points.column(1)
+                xs, ys = series.data.xs, series.data.ys
                 writer.writerows((name, split, axis, repr(float(x)), repr(float(y)))
                                  for x, y in zip(xs, ys, strict=True))
         return path

@@ -81,6 +81,7 @@ class ImageView(QWidget):
         self._base: QPixmap | None = None
         self._placeholder = placeholder
         self.overlay_opacity = overlay_opacity
+        self._opacity = overlay_opacity
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(64, 64)
 
@@ -90,8 +91,13 @@ class ImageView(QWidget):
         self._image = None if array is None else numpy_to_qimage(array)
         self._invalidate()
 
-    def set_overlay(self, array: np.ndarray | None) -> None:
-        """Set (or with ``None`` remove) the overlay; it is drawn only while ``show_overlay``."""
+    def set_overlay(self, array: np.ndarray | None, *, opacity: float | None = None) -> None:
+        """Set (or with ``None`` remove) the overlay; it is drawn only while ``show_overlay``.
+
+        ``opacity`` overrides ``overlay_opacity`` for this overlay: pass 1.0 for an image that
+        already has the heatmap blended in.
+        """
+        self._opacity = self.overlay_opacity if opacity is None else float(opacity)
         if array is None:
             self._overlay = None
         else:
@@ -142,7 +148,7 @@ class ImageView(QWidget):
                 painter = QPainter(base)
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
                 if not self._overlay_is_rgba:
-                    painter.setOpacity(self.overlay_opacity)
+                    painter.setOpacity(self._opacity)
                 painter.drawImage(QRectF(0, 0, base.width(), base.height()), self._overlay)
                 painter.end()
             self._composed = QPixmap.fromImage(base)
@@ -178,5 +184,5 @@ class ImageView(QWidget):
         if self.overlay_visible():
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             if not self._overlay_is_rgba:
-                painter.setOpacity(self.overlay_opacity)
+                painter.setOpacity(self._opacity)
             painter.drawImage(target, self._overlay)
