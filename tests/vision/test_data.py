@@ -11,9 +11,16 @@ from PIL import Image
 
 from playground.core.errors import DatasetError, ImageDecodeError
 from playground.vision.config import ImageTrainConfig
-from playground.vision.data import (IMAGE_EXTENSIONS, ArrayImageDataset, ImageFileDataset,
-                                    as_rgb_array, build_transforms, load_image, scan_folder,
-                                    thumbnails)
+from playground.vision.data import (
+    IMAGE_EXTENSIONS,
+    ArrayImageDataset,
+    ImageFileDataset,
+    as_rgb_array,
+    build_transforms,
+    load_image,
+    scan_folder,
+    thumbnails,
+)
 from playground.vision.demo import write_shapes_folder
 
 
@@ -288,7 +295,7 @@ def test_transforms_train_and_eval():
     a, b = val(img), val(Image.fromarray(img))
     assert a.shape == (3, 24, 24) and a.dtype == torch.float32
     assert torch.equal(a, b)  # eval is deterministic and accepts arrays and PIL alike
-    assert -1.0 <= float(a.min()) and float(a.max()) <= 1.0  # 0.5 / 0.5 normalisation
+    assert float(a.min()) >= -1.0 and float(a.max()) <= 1.0  # 0.5 / 0.5 normalisation
     torch.manual_seed(0)
     t1, t2 = train(img), train(img)
     assert t1.shape == (3, 24, 24) and not torch.equal(t1, t2)

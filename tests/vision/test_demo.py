@@ -11,8 +11,15 @@ import pytest
 from playground.core.errors import DatasetError
 from playground.core.jobs import CollectingContext
 from playground.vision.config import ImageTrainConfig
-from playground.vision.demo import (DEMOS, SHAPE_CLASSES, datasets_dir, load_data, make_shapes,
-                                    render_shape, write_shapes_folder)
+from playground.vision.demo import (
+    DEMOS,
+    SHAPE_CLASSES,
+    datasets_dir,
+    load_data,
+    make_shapes,
+    render_shape,
+    write_shapes_folder,
+)
 
 
 def test_demos_listed_with_titles():

@@ -12,8 +12,13 @@ import torch
 
 from playground.core.errors import ConfigError, WeightsUnavailable
 from playground.core.jobs import CollectingContext
-from playground.vision.models import (REGISTRY, build_model, count_parameters, model_info,
-                                      pretrained_path)
+from playground.vision.models import (
+    REGISTRY,
+    build_model,
+    count_parameters,
+    model_info,
+    pretrained_path,
+)
 
 TORCHVISION = ["resnet18", "mobilenet_v3_small", "efficientnet_b0", "alexnet", "googlenet",
                "vit_b_16"]
