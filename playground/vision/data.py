@@ -109,6 +109,8 @@ def _open_checked(path: Path) -> Image.Image:
     """Open lazily and check the header: size and pixel count (decompression bombs)."""
     try:
         size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise ImageDecodeError(f"{path.name}: file not found.") from exc
     except OSError as exc:
         raise ImageDecodeError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from exc
     if size == 0:
