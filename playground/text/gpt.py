@@ -163,7 +163,7 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 return_attention: bool = False):
         B, T = idx.size()
-        if T > self.block_size:
+        if T > self.block_size:  # noqa: SIM300 - T is a length, not a constant
             raise ConfigError(f"The input has {T} tokens but the model's block size is "
                               f"{self.block_size}; crop the context to the last "
                               f"{self.block_size} tokens.")
