@@ -190,10 +190,26 @@ class HeatmapView(QWidget):
         self._plot.setLabel("bottom", x_title, color=TEXT_PEN)
         self._plot.setLabel("left", y_title, color=TEXT_PEN)
         self._plot.setTitle(title or None)
-        self._plot.getViewBox().setLimits(xMin=0, xMax=max(cols, 1), yMin=0, yMax=max(rows, 1))
-        self._plot.setRange(xRange=(0, max(cols, 1)), yRange=(0, max(rows, 1)), padding=0)
+        box = self._plot.getViewBox()
+        if not box.state["aspectLocked"]:
+            # with square cells, limits would fight the aspect lock and crop columns away
+            box.setLimits(xMin=0, xMax=max(cols, 1), yMin=0, yMax=max(rows, 1))
+        self._fit()
         self._cell_texts = None
         self._clear_texts()
+
+    def _fit(self) -> None:
+        """Show the whole matrix (again after a resize: the aspect lock depends on it)."""
+        rows, cols = self._matrix.shape if self._matrix.ndim == 2 else (0, 0)
+        self._plot.setRange(xRange=(0, max(cols, 1)), yRange=(0, max(rows, 1)), padding=0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._fit()
 
     def clear(self) -> None:
         self.set_matrix(np.zeros((0, 0)))
