@@ -151,7 +151,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *,
             group.add_argument(spec.flag, dest=spec.name, default=None,
                                action=argparse.BooleanOptionalAction, help=help_text)
         else:
-            group.add_argument(spec.flag, dest=spec.name, default=None, metavar=spec.name.upper(),
+            metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.name.upper()
+            group.add_argument(spec.flag, dest=spec.name, default=None, metavar=metavar,
                                choices=spec.choices, type=spec.type, help=help_text)
 
 
