@@ -1,0 +1,157 @@
+"""The speech model registry: what the Speech tab's model menu and the CLI offer.
+
+``REGISTRY = Registry("speech")`` holds four entries; ``entry.extra`` says which task the
+model is for (``"task": "keywords" | "ctc"``), its natural features (``"features"``), its
+size defaults (``"defaults": {"width": …, "layers": …}``) and which size options it reads
+(``"uses"``). Architectures live in :mod:`playground.speech.nets` (imported on first build,
+so listing models never imports torch).
+
+- ``kw_cnn``  — CNN over log-mel spectrograms (keywords).
+- ``kw_gru``  — bidirectional GRU over MFCC frames (keywords; ``rnn_cell="lstm"`` for LSTM).
+- ``ctc_rnn`` — conv front end + bidirectional LSTM/GRU, CTC (Deep Speech 2 in miniature).
+- ``ctc_conformer`` — conv subsampling + ``torchaudio.models.Conformer``, CTC.
+
+Builders (``cfg`` is a :class:`~playground.speech.train.KeywordTrainConfig` or
+:class:`~playground.speech.train.CTCTrainConfig`, or anything with the same attributes):
+
+- :func:`keyword_model_names` / :func:`ctc_model_names` ``() -> list[str]``.
+- :func:`feature_config` ``(cfg) -> FeatureConfig``; :func:`feature_kind` ``(cfg) -> str``.
+- :func:`build_keyword_model` ``(cfg, num_classes) -> nets.KeywordModel`` (waveform in).
+- :func:`build_ctc_model` ``(cfg, vocab_size) -> nets.CTCModel`` (waveform + lengths in).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playground.core.errors import ConfigError
+from playground.core.registry import ModelEntry, Registry
+
+REGISTRY = Registry("speech")
+
+
+def _kw_cnn(num_classes: int, in_dims: int, width: int = 32, layers: int = 3,
+            rnn_cell: str = "gru", dropout: float = 0.1):
+    from playground.speech.nets import KeywordCNN
+
+    return KeywordCNN(num_classes, in_dims, width=width, layers=layers, dropout=dropout)
+
+
+def _kw_rnn(num_classes: int, in_dims: int, width: int = 64, layers: int = 2,
+            rnn_cell: str = "gru", dropout: float = 0.1):
+    from playground.speech.nets import KeywordRNN
+
+    return KeywordRNN(num_classes, in_dims, width=width, layers=layers, cell=rnn_cell,
+                      dropout=dropout)
+
+
+def _ctc_rnn(num_classes: int, in_dims: int, width: int = 128, layers: int = 3,
+             rnn_cell: str = "lstm", dropout: float = 0.1):
+    from playground.speech.nets import CTCRecurrent
+
+    return CTCRecurrent(num_classes, in_dims, width=width, layers=layers, cell=rnn_cell,
+                        dropout=dropout)
+
+
+def _ctc_conformer(num_classes: int, in_dims: int, width: int = 96, layers: int = 4,
+                   rnn_cell: str = "gru", dropout: float = 0.1):
+    from playground.speech.nets import CTCConformer
+
+    return CTCConformer(num_classes, in_dims, width=width, layers=layers, dropout=dropout)
+
+
+REGISTRY.register(ModelEntry(
+    "kw_cnn", "CNN over log-mel", _kw_cnn, family="CNN",
+    description="A temporal residual CNN (TC-ResNet): the log-mel bands are its input "
+                "channels and convolutions slide along time. Fast and accurate for short "
+                "commands.",
+    extra={"task": "keywords", "features": "logmel", "defaults": {"width": 32, "layers": 3},
+           "uses": ("width", "layers", "dropout")}))
+REGISTRY.register(ModelEntry(
+    "kw_gru", "GRU over MFCC frames", _kw_rnn, family="RNN",
+    description="A bidirectional GRU (or LSTM) reading MFCC frames in time order, pooled over "
+                "time.",
+    extra={"task": "keywords", "features": "mfcc", "defaults": {"width": 64, "layers": 2},
+           "uses": ("width", "layers", "rnn_cell", "dropout")}))
+REGISTRY.register(ModelEntry(
+    "ctc_rnn", "Conv + BiLSTM/GRU (CTC)", _ctc_rnn, family="RNN",
+    description="Deep Speech 2 in miniature: a convolutional front end then bidirectional "
+                "LSTM (or GRU) layers, trained with CTC to output characters.",
+    extra={"task": "ctc", "features": "logmel", "defaults": {"width": 128, "layers": 3},
+           "uses": ("width", "layers", "rnn_cell", "dropout")}))
+REGISTRY.register(ModelEntry(
+    "ctc_conformer", "Conformer (CTC)", _ctc_conformer, family="Transformer",
+    description="Convolutional subsampling then torchaudio's Conformer blocks (self-attention "
+                "plus convolution), trained with CTC.",
+    extra={"task": "ctc", "features": "logmel", "defaults": {"width": 96, "layers": 4},
+           "uses": ("width", "layers", "dropout")}))
+
+
+def keyword_model_names() -> list[str]:
+    return [e.name for e in REGISTRY if e.extra.get("task") == "keywords"]
+
+
+def ctc_model_names() -> list[str]:
+    return [e.name for e in REGISTRY if e.extra.get("task") == "ctc"]
+
+
+def _entry(name: str, task: str) -> ModelEntry:
+    entry = REGISTRY.get(name)
+    if entry.extra.get("task") != task:
+        names = keyword_model_names() if task == "keywords" else ctc_model_names()
+        raise ConfigError(f"Model {name!r} is a {entry.extra.get('task')} model; for "
+                          f"{task} choose one of: {', '.join(names)}.")
+    return entry
+
+
+def feature_kind(cfg: Any) -> str:
+    kind = getattr(cfg, "features", "auto")
+    if kind in (None, "", "auto"):
+        return REGISTRY.get(cfg.model).extra["features"]
+    return kind
+
+
+def feature_config(cfg: Any):
+    from playground.speech.features import FeatureConfig
+
+    sr = int(cfg.sample_rate)
+    return FeatureConfig(sample_rate=sr, n_mels=int(cfg.n_mels), n_fft=int(round(0.025 * sr)),
+                         hop_length=int(round(0.01 * sr)), n_mfcc=int(getattr(cfg, "n_mfcc", 20)))
+
+
+def _size_kwargs(entry: ModelEntry, cfg: Any) -> dict[str, Any]:
+    defaults = entry.extra["defaults"]
+    return {"width": int(cfg.width) or defaults["width"],
+            "layers": int(cfg.layers) or defaults["layers"],
+            "rnn_cell": getattr(cfg, "rnn_cell", "gru"), "dropout": float(cfg.dropout)}
+
+
+def _augment(cfg: Any):
+    if not getattr(cfg, "spec_augment", False):
+        return None
+    from playground.speech.augment import SpecAugment
+
+    return SpecAugment(int(cfg.freq_mask), int(cfg.time_mask), int(getattr(cfg, "n_masks", 2)))
+
+
+def build_keyword_model(cfg: Any, num_classes: int):
+    """Front end + SpecAugment + the registry's network: waveforms in, logits out."""
+    from playground.speech.features import FrontEnd
+    from playground.speech.nets import KeywordModel
+
+    entry = _entry(cfg.model, "keywords")
+    kind = feature_kind(cfg)
+    front = FrontEnd(feature_config(cfg), kind, normalize=True)
+    net = entry.factory(num_classes, front.out_dims, **_size_kwargs(entry, cfg))
+    return KeywordModel(front, net, _augment(cfg))
+
+
+def build_ctc_model(cfg: Any, vocab_size: int):
+    """Front end + SpecAugment + the registry's CTC network: waveforms in, log-probs out."""
+    from playground.speech.features import FrontEnd
+    from playground.speech.nets import CTCModel
+
+    entry = _entry(cfg.model, "ctc")
+    front = FrontEnd(feature_config(cfg), "logmel", normalize=False)
+    net = entry.factory(vocab_size, front.out_dims, **_size_kwargs(entry, cfg))
+    return CTCModel(front, net, _augment(cfg), subsampling=2)
