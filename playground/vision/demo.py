@@ -65,7 +65,7 @@ DEMOS: dict[str, Demo] = {
     "digits": Demo("digits", "Digits (scikit-learn)",
                    "1,797 handwritten digits 0-9 at 8x8 from scikit-learn (UCI), upscaled to "
                    "32x32. Bundled with scikit-learn: no download.", False,
-                   {"image_size": 32, "epochs": 12, "batch_size": 32, "learning_rate": 3e-3,
+                   {"image_size": 32, "epochs": 8, "batch_size": 32, "learning_rate": 3e-3,
                     "augment_flip": False}),
     "mnist": Demo("mnist", "MNIST",
                   "70,000 handwritten digits at 28x28 (LeCun et al.). About 11 MB, downloaded "

@@ -112,10 +112,10 @@ def fetch_pretrained(name: str, ctx: JobContext | None = None) -> dict:
 
 
 def _linear(n_in: int, n_out: int, dropout: float):
+    """Dropout + linear; always both, so checkpoint keys do not depend on the dropout value."""
     from torch import nn
 
-    head = nn.Linear(n_in, n_out)
-    return nn.Sequential(nn.Dropout(dropout), head) if dropout > 0 else head
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(n_in, n_out))
 
 
 def _replace_head(name: str, model, num_classes: int, dropout: float):

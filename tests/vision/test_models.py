@@ -62,7 +62,7 @@ def test_resnet_forward_and_linear_probe():
     before = model.bn1.running_mean.clone()
     model(torch.randn(4, 3, 32, 32)).sum().backward()
     assert torch.equal(before, model.bn1.running_mean)  # frozen statistics in a linear probe
-    assert model.fc.weight.grad is not None and model.conv1.weight.grad is None
+    assert model.fc[1].weight.grad is not None and model.conv1.weight.grad is None
 
 
 def test_size_checks():
@@ -99,7 +99,7 @@ def test_pretrained_weights_loaded_from_the_torch_cache(monkeypatch):
     state = model.state_dict()
     for key in ("conv1.weight", "layer3.1.conv2.weight", "layer4.0.bn1.running_var"):
         assert torch.equal(state[key], reference[key])
-    assert state["fc.weight"].shape == (4, 512)  # the head was replaced after loading
+    assert state["fc.1.weight"].shape == (4, 512)  # the head was replaced after loading
 
 
 def test_missing_pretrained_weights_offline(monkeypatch):
@@ -121,3 +121,11 @@ def test_damaged_pretrained_file(monkeypatch):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsUnavailable, match="could not be read"):
         build_model("resnet18", 3, pretrained=True, image_size=32)
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "resnet18"])
+def test_checkpoint_keys_do_not_depend_on_dropout(name):
+    with torch.device("meta"):
+        a = build_model(name, 3, dropout=0.0, image_size=32)
+        b = build_model(name, 3, dropout=0.5, image_size=32)
+    assert list(a.state_dict()) == list(b.state_dict())
