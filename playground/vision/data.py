@@ -393,13 +393,16 @@ def scan_folder(path: str | os.PathLike, ctx: JobContext | None = None, *,
     if validate:
         n_workers = workers or min(8, (os.cpu_count() or 2))
         done = 0
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=n_workers)
+        try:
             for p, reason in zip(all_files, pool.map(check_image, all_files), strict=True):
                 reasons[p] = reason
                 done += 1
                 if ctx is not None and (done % 64 == 0 or done == len(all_files)):
                     ctx.check_cancelled()
                     ctx.emit(ev.Progress(done, len(all_files), "checking images", unit="file"))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # Stop: drop the queued files
     skipped: list[tuple[str, str]] = [(str(p), r) for p, r in reasons.items() if r]
     bad_classes = [name for name, files in found.items()
                    if files and all(reasons.get(p) for p in files)]

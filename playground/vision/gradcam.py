@@ -7,8 +7,11 @@ that map's channels; the ReLU of the weighted sum shows which regions raised the
 The layer is found automatically: a model may name it (``model.cam_layer``, as the small CNN
 does), torchvision families have known good layers (ResNet's ``layer4``, MobileNet's and
 EfficientNet's ``features``, GoogLeNet's ``inception5b``), and any other network uses its last
-``Conv2d``. For Vision Transformers the last encoder block's patch tokens are used: the
-``(B, 1 + H*W, C)`` output is reshaped to ``(B, C, H, W)`` after dropping the class token,
+``Conv2d``. For Vision Transformers the tokens entering the last encoder block are used (the
+output of its first layer norm, ``encoder.layers[-1].ln_1``, as pytorch-grad-cam does): the
+classifier reads only the class token, so the last block's *output* patch tokens get no
+gradient, while its input tokens reach the class token through that block's attention. The
+``(B, 1 + H*W, C)`` tokens are reshaped to ``(B, C, H, W)`` after dropping the class token,
 which gives a coarse (14x14 at 224 px) but meaningful map.
 """
 
@@ -37,7 +40,8 @@ def find_target_layer(model) -> Any:
         except AttributeError:
             continue
         if name == "encoder.layers" and isinstance(module, nn.Sequential) and len(module):
-            return module[-1]
+            last = module[-1]
+            return getattr(last, "ln_1", last)
         if isinstance(module, nn.Module) and any(isinstance(m, nn.Conv2d)
                                                  for m in module.modules()):
             return module

@@ -23,6 +23,7 @@ from playground.vision.gradcam import grad_cam, overlay, resize_heatmap
 __all__ = ["ImagePredictor", "overlay"]
 
 CHECKPOINTS = ("best", "last")
+BATCH = 32  # images per forward pass when many are classified at once
 
 
 def _is_single(images: Any) -> bool:
@@ -107,16 +108,18 @@ class ImagePredictor:
         import torch
 
         items = [images] if _is_single(images) else list(images)
-        if not items:
-            return []
-        batch = torch.stack([self._tensor(self._load(im)) for im in items]).to(self.device)
         k = max(1, min(int(top_k), len(self.labels)))
-        with torch.inference_mode():
-            probs = self.model(batch).float().softmax(dim=1)
-            values, indices = probs.topk(k, dim=1)
-        values, indices = values.cpu().numpy(), indices.cpu().numpy()
-        return [[(self.labels[j], float(v)) for j, v in zip(row_i, row_v, strict=True)]
-                for row_i, row_v in zip(indices, values, strict=True)]
+        out: list[list[tuple[str, float]]] = []
+        for start in range(0, len(items), BATCH):
+            chunk = items[start:start + BATCH]
+            batch = torch.stack([self._tensor(self._load(im)) for im in chunk]).to(self.device)
+            with torch.inference_mode():
+                probs = self.model(batch).float().softmax(dim=1)
+                values, indices = probs.topk(k, dim=1)
+            values, indices = values.cpu().numpy(), indices.cpu().numpy()
+            out += [[(self.labels[j], float(v)) for j, v in zip(row_i, row_v, strict=True)]
+                    for row_i, row_v in zip(indices, values, strict=True)]
+        return out
 
     def probabilities(self, image: Any) -> np.ndarray:
         """The full probability vector of one image."""
