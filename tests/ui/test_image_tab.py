@@ -48,6 +48,10 @@ def test_train_then_predict_on_shapes(tab, qtbot, tmp_path):
     assert v.source_combo.currentData() == "demo:shapes"
     assert v.class_table.rowCount() >= 4
     assert v.thumbnails.count() > 0
+    from playground.vision.demo import DEMOS
+
+    recipe = DEMOS["shapes"].recipe
+    assert recipe and all(getattr(v.form.value(), k) == val for k, val in recipe.items())
     for name, value in (("epochs", 1), ("image_size", 32), ("batch_size", 64)):
         _set(v.form, name, value)
     assert v.form.value().epochs == 1

@@ -102,8 +102,23 @@ class ImageTab(QWidget):
         v.files_list.currentItemChanged.connect(self._on_file_selected)
 
     def _on_torch_ready(self) -> None:
+        self.apply_recipe()
         self.load_data_preview()
         self.update_model_info()
+
+    def apply_recipe(self) -> None:
+        """Put the chosen demo's tuned settings into the form (folders keep what is there)."""
+        if not self.appctx.torch_loaded or not self.data_spec.startswith("demo:"):
+            return
+        from playground.vision.demo import DEMOS, apply_recipe
+
+        name = self.data_spec.split(":", 1)[1]
+        recipe = DEMOS[name].recipe if name in DEMOS else {}
+        if not recipe:
+            return
+        self.view.form.set_value(apply_recipe(self._config_or_default(), self.data_spec))
+        settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items())
+        self.appctx.info(f"Recommended settings for {DEMOS[name].title}: {settings}.")
 
     # data -----------------------------------------------------------------------------------
     def _on_source_changed(self) -> None:
@@ -116,7 +131,9 @@ class ImageTab(QWidget):
                 self.open_folder()
             return
         self.data_spec = spec
+        self.apply_recipe()
         self.load_data_preview()
+        self.update_model_info()
 
     def open_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose an image folder (one sub-folder "
