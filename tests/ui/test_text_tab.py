@@ -252,3 +252,30 @@ def test_generate_before_training_and_lstm_note(tab, qtbot):
     assert isinstance(blocker.args[0], ev.Finished), blocker.args[0]
     assert len(v.output.text()) > 0
     assert not v.attention.has_maps() and "no attention" in v.attention.note.text()
+
+
+def test_stop_keeps_the_model_and_stops_generation(tab, qtbot):
+    mode = tab.generate
+    v = mode.view
+    _set(v.form, **{**TINY_GPT, "max_iters": 1_000_000, "eval_interval": 5,
+                    "sample_tokens": 5})
+    v.train_button.click()
+    qtbot.waitUntil(lambda: v.run_combo.currentData() is not None, timeout=60000)
+    assert v.run_combo.currentData() == mode.current_run  # offered once it can generate
+    assert "training…" in v.run_combo.currentText()
+    with qtbot.waitSignal(mode.train_runner.finished, timeout=30000) as blocker:
+        v.stop_button.click()
+        assert v.stop_button.text() == "Stopping…"
+    end = blocker.args[0]
+    assert isinstance(end, ev.Finished) and end.stopped
+    assert "kept" in v.log.lines()[-1]
+    assert v.run_combo.currentData() == mode.current_run
+    assert "training…" not in v.run_combo.currentText()
+
+    _set(v.options_form, max_new_tokens=100_000)
+    v.generate_button.click()
+    qtbot.waitUntil(lambda: len(v.output.text()) > 20, timeout=60000)
+    with qtbot.waitSignal(mode.generate_runner.finished, timeout=30000) as blocker:
+        v.gen_stop_button.click()
+    assert isinstance(blocker.args[0], ev.Finished) and blocker.args[0].stopped
+    assert "(stopped)" in v.rate_label.text() and v.generate_button.isEnabled()

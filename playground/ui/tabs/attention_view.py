@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -46,10 +47,14 @@ def head_matrix(weights: np.ndarray, layer: int, head: int) -> np.ndarray:
 
 
 def _levels(matrix: np.ndarray, mask: np.ndarray | None, fixed: bool) -> tuple[float, float]:
+    """0 to 1 when ``fixed``; else 0 to the 99th percentile of the visible weights, so the
+    few large weights of the first rows (a query with one key gives it weight 1) do not
+    leave the rest of the map dark. Larger weights show in the top colour."""
     if fixed:
         return 0.0, 1.0
     shown = matrix[~mask] if mask is not None else matrix.ravel()
-    top = float(shown.max()) if shown.size else 1.0
+    shown = shown[np.isfinite(shown)]
+    top = float(np.quantile(shown, 0.99)) if shown.size else 1.0
     return 0.0, top if top > 0 else 1.0
 
 
@@ -61,9 +66,12 @@ class AttentionGrid(QWidget):
 
     head_clicked = Signal(int, int)
 
+    MIN_THUMB, MAX_THUMB = 40, 120
+
     def __init__(self, parent: QWidget | None = None, *, thumb: int = 64) -> None:
         super().__init__(parent)
         self.thumb = thumb
+        self._data: tuple[np.ndarray, np.ndarray | None, bool] | None = None
         self._cmap = pg.colormap.get(COLORMAP)
         self._cells: list[tuple[pg.ViewBox, int, int]] = []
         self._boxes: dict[tuple[int, int], pg.ViewBox] = {}
@@ -81,6 +89,9 @@ class AttentionGrid(QWidget):
         self._scroll.setWidgetResizable(False)
         self._scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self._scroll.setStyleSheet("QScrollArea { background: white; border: none; }")
+        # the thumbnails follow the width they are given, never the other way round
+        self._scroll.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
         layout.addWidget(self._scroll)
         self._glw.scene().sigMouseClicked.connect(self._on_clicked)
 
@@ -91,6 +102,9 @@ class AttentionGrid(QWidget):
     def set_weights(self, weights: np.ndarray, mask: np.ndarray | None = None,
                     fixed_scale: bool = False) -> None:
         """Draw ``weights`` (L, H, T, T); ``mask`` (T, T) cells are painted grey."""
+        self._data = (weights, mask, fixed_scale)
+        self.thumb = self._fitting_thumb(int(weights.shape[1]))
+        selected = self._selected
         self._glw.clear()
         self._cells.clear()
         self._boxes.clear()
@@ -115,8 +129,19 @@ class AttentionGrid(QWidget):
         width = (heads + 1) * (self.thumb + 3) + 30
         height = layers * (self.thumb + 3) + 24
         self._glw.setFixedSize(width, height)
-        self._scroll.setMinimumWidth(min(width + 20, 6 * (self.thumb + 3) + 50))
         self._selected = None
+        if selected is not None:
+            self.select(*selected)
+
+    def _fitting_thumb(self, heads: int) -> int:
+        """The thumbnail size that fills the available width (within MIN/MAX_THUMB)."""
+        room = self.width() - 50 - 3 * (heads + 1)
+        return int(min(self.MAX_THUMB, max(self.MIN_THUMB, room // (heads + 1))))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self._data is not None and abs(self._fitting_thumb(self._shape[1]) - self.thumb) > 3:
+            self.set_weights(*self._data)
 
     def _rgba(self, matrix: np.ndarray, mask: np.ndarray | None, fixed: bool) -> np.ndarray:
         lo, hi = _levels(matrix, mask, fixed)
@@ -207,8 +232,10 @@ class AttentionPanel(QWidget):
         self.grid = AttentionGrid()
         grid_layout.addWidget(self.grid, 1)
         splitter.addWidget(grid_box)
+        grid_box.setMinimumWidth(220)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([750, 300])
         self._body = splitter
         layout.addWidget(splitter, 1)
 

@@ -78,6 +78,7 @@ class GenerateMode(QWidget):
         self._prompt_tokenizer = None    # the selected run's tokenizer (unknown characters)
         self._run_model = ""
         self._generated_tokens = 0
+        self._prompt_chars = 0
         v = self.view
         for title, spec in SOURCES:
             v.source_combo.addItem(title, spec)
@@ -607,18 +608,27 @@ class GenerateMode(QWidget):
         self.generate_runner.start(job, self.appctx.device)
 
     def _show_prompt(self, prompt: str) -> None:
-        """Put the prompt at the top of the output, bold on grey (an extra selection, so the
-        streamed text after it keeps the plain format)."""
+        """Put the prompt at the top of the output, bold on grey."""
+        self._prompt_chars = len(prompt)
+        self.view.output.set_text(prompt)
+        self._highlight_prompt()
+
+    def _highlight_prompt(self) -> None:
+        """Mark the prompt with an extra selection (streamed text keeps the plain format);
+        made again after each chunk, as text inserted at its end would stretch it."""
         out = self.view.output
-        out.set_text(prompt)
+        if not self._prompt_chars:
+            out.setExtraSelections([])
+            return
         selection = QTextEdit.ExtraSelection()
         cursor = QTextCursor(out.document())
         cursor.setPosition(0)
-        cursor.setPosition(len(prompt), QTextCursor.MoveMode.KeepAnchor)
+        cursor.setPosition(min(self._prompt_chars, out.document().characterCount() - 1),
+                           QTextCursor.MoveMode.KeepAnchor)
         selection.cursor = cursor
         selection.format.setFontWeight(QFont.Weight.Bold)
         selection.format.setBackground(QColor("#e5e7eb"))
-        out.setExtraSelections([selection] if prompt else [])
+        out.setExtraSelections([selection])
 
     def stop_generation(self) -> None:
         if self.generate_runner.is_busy():
@@ -633,6 +643,7 @@ class GenerateMode(QWidget):
     def _on_generate_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.TextChunk):
             self.view.output.append_text(event.text)
+            self._highlight_prompt()
             self._generated_tokens += event.tokens
             self.view.rate_label.setText(f"{event.tokens_per_s:,.1f} tokens/s · "
                                          f"{_plural(self._generated_tokens, 'token')}")

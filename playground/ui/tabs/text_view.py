@@ -199,6 +199,7 @@ class GenerateView(QWidget):
         layout = QVBoxLayout(page)
         split = QSplitter(Qt.Orientation.Vertical)
         self.curves = CurvesPanel()
+        self.curves.setMinimumHeight(320)
         split.addWidget(self.curves)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         samples = QWidget()
@@ -218,6 +219,7 @@ class GenerateView(QWidget):
         split.addWidget(bottom)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([600, 300])
         layout.addWidget(split)
         return page
 
