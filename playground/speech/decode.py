@@ -12,11 +12,13 @@ tensors (index 0 = blank unless ``blank`` says otherwise) and return plain Pytho
   here in numpy because torchaudio's CTC decoder needs the optional flashlight-text package.
 - :func:`emissions` ``(posteriors, labels, blank=0) -> list[(frame, symbol)]``: the frames at
   which the greedy path starts emitting each symbol (the alignment view's markers).
-- :func:`word_segments` ``(emissions, frame_seconds, offset=0.0, separator=" ")
+- :func:`greedy_spans` ``(log_probs) -> list[(start, end, id)]``: the frames each emitted
+  symbol holds on the greedy path; :func:`forced_spans` ``(log_probs, ids)`` the same for a
+  given (beam search) result on its best alignment (``torchaudio.functional.forced_align``);
+  :func:`forced_frames` just the start frames; :func:`symbol_runs` from any frame path.
+- :func:`word_segments` ``(spans, frame_seconds, offset=0.0, separator=" ")
   -> list[{"start", "end", "text"}]``: words with times in seconds; :func:`timed_words` the
-  same from ``(seconds, symbol)`` pairs; :func:`phrases` joins words into transcript segments.
-- :func:`forced_frames` ``(log_probs, ids) -> list[int]``: where each symbol of a (beam search)
-  result sits on the best alignment (``torchaudio.functional.forced_align``).
+  same from ``(start_s, end_s, symbol)``; :func:`phrases` joins words into transcript segments.
 """
 
 from __future__ import annotations
@@ -117,48 +119,91 @@ def beam_search(log_probs: Any, beam_width: int = 8, blank: int = 0,
             sorted(beams.items(), key=lambda kv: np.logaddexp(*kv[1]), reverse=True)]
 
 
+def symbol_runs(path: Sequence[int], blank: int = 0) -> list[tuple[int, int, int]]:
+    """``(start, end, id)`` of each emitted symbol on a frame path (``end`` exclusive): the
+    frames where the path stays on that symbol. A symbol repeated after a blank starts a new
+    run."""
+    runs: list[tuple[int, int, int]] = []
+    prev = None
+    for t, c in enumerate(path):
+        c = int(c)
+        if c != blank and c == prev:
+            s, _, i = runs[-1]
+            runs[-1] = (s, t + 1, i)
+        elif c != blank:
+            runs.append((t, t + 1, c))
+        prev = c
+    return runs
+
+
 def emissions(posteriors: Any, labels: Sequence[str], blank: int = 0) -> list[tuple[int, str]]:
     """``(frame, symbol)`` for each symbol the greedy path emits, at its first frame."""
     p = _as_numpy(posteriors)
     if p.size == 0:
         return []
-    best = p.argmax(axis=-1)
-    out, prev = [], None
-    for t, c in enumerate(best.tolist()):
-        if c != prev and c != blank:
-            out.append((t, str(labels[c])))
-        prev = c
-    return out
+    return [(s, str(labels[i])) for s, _, i in symbol_runs(p.argmax(axis=-1).tolist(), blank)]
 
 
-def timed_words(timed: Sequence[tuple[float, str]], frame_seconds: float,
-                separator: str = " ") -> list[dict[str, Any]]:
-    """Group ``(seconds, symbol)`` emissions into words ``{"start", "end", "text"}``; a word
-    ends one frame after its last symbol."""
+def greedy_spans(log_probs: Any, blank: int = 0) -> list[tuple[int, int, int]]:
+    """:func:`symbol_runs` of the greedy (best-per-frame) path."""
+    lp = _as_numpy(log_probs)
+    return symbol_runs(lp.argmax(axis=-1).tolist(), blank) if lp.size else []
+
+
+def forced_spans(log_probs: Any, ids: Sequence[int], blank: int = 0
+                 ) -> list[tuple[int, int, int]]:
+    """``(start, end, id)`` of each symbol of ``ids`` on its best CTC alignment
+    (``torchaudio.functional.forced_align``); times a beam-search result. Falls back to one
+    frame per symbol when no alignment exists (more symbols than frames allow)."""
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
+    import torch
+    from torchaudio.functional import forced_align
+
+    lp = torch.as_tensor(_as_numpy(log_probs), dtype=torch.float32)[None]
+    fallback = [(k, k + 1, i) for k, i in enumerate(ids)]
+    if lp.shape[1] < len(ids):
+        return fallback
+    try:
+        path, _ = forced_align(lp, torch.tensor([ids], dtype=torch.int32), blank=blank)
+    except RuntimeError:
+        return fallback
+    runs = symbol_runs(path[0].tolist(), blank)
+    return runs if [i for _, _, i in runs] == ids else fallback
+
+
+def forced_frames(log_probs: Any, ids: Sequence[int], blank: int = 0) -> list[int]:
+    """The first frame of each symbol of ``ids`` on its best CTC alignment."""
+    return [s for s, _, _ in forced_spans(log_probs, ids, blank)]
+
+
+def timed_words(timed: Sequence[tuple[float, float, str]], separator: str = " "
+                ) -> list[dict[str, Any]]:
+    """Group ``(start_s, end_s, symbol)`` spans into words ``{"start", "end", "text"}``."""
     words: list[dict[str, Any]] = []
-    current: list[tuple[float, str]] = []
+    current: list[tuple[float, float, str]] = []
 
     def flush() -> None:
         if current:
-            words.append({"start": round(current[0][0], 3),
-                          "end": round(current[-1][0] + frame_seconds, 3),
-                          "text": "".join(s for _, s in current)})
+            words.append({"start": round(current[0][0], 3), "end": round(current[-1][1], 3),
+                          "text": "".join(s for _, _, s in current)})
             current.clear()
 
-    for t, symbol in timed:
+    for start, end, symbol in timed:
         if symbol == separator or symbol.isspace():
             flush()
         else:
-            current.append((t, symbol))
+            current.append((start, end, symbol))
     flush()
     return words
 
 
-def word_segments(emitted: Sequence[tuple[int, str]], frame_seconds: float,
+def word_segments(spans: Sequence[tuple[int, int, str]], frame_seconds: float,
                   offset: float = 0.0, separator: str = " ") -> list[dict[str, Any]]:
-    """Group emitted ``(frame, symbol)`` pairs into words with times in seconds."""
-    return timed_words([(offset + f * frame_seconds, s) for f, s in emitted], frame_seconds,
-                       separator)
+    """Group ``(start_frame, end_frame, symbol)`` spans into words with times in seconds."""
+    return timed_words([(offset + s * frame_seconds, offset + e * frame_seconds, sym)
+                        for s, e, sym in spans], separator)
 
 
 def phrases(words: Sequence[dict[str, Any]], pause: float = 0.6, max_seconds: float = 12.0
@@ -174,27 +219,3 @@ def phrases(words: Sequence[dict[str, Any]], pause: float = 0.6, max_seconds: fl
         else:
             out.append(dict(w))
     return out
-
-
-def forced_frames(log_probs: Any, ids: Sequence[int], blank: int = 0) -> list[int]:
-    """The first frame of each symbol of ``ids`` on the best CTC alignment
-    (``torchaudio.functional.forced_align``); used to time a beam-search result."""
-    if not ids:
-        return []
-    import torch
-    from torchaudio.functional import forced_align
-
-    lp = torch.as_tensor(_as_numpy(log_probs), dtype=torch.float32)[None]
-    targets = torch.tensor([list(ids)], dtype=torch.int32)
-    if lp.shape[1] < len(ids):
-        return list(range(len(ids)))
-    try:
-        path, _ = forced_align(lp, targets, blank=blank)
-    except RuntimeError:
-        return list(range(len(ids)))
-    frames, prev = [], blank
-    for t, c in enumerate(path[0].tolist()):
-        if c != blank and c != prev:
-            frames.append(t)
-        prev = c
-    return frames[:len(ids)] if len(frames) >= len(ids) else list(range(len(ids)))

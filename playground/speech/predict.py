@@ -404,23 +404,22 @@ class Transcriber:
         n = int(lengths[0]) if lengths is not None else out.shape[1]
         return out[0, :n].cpu().numpy()
 
-    def _symbol(self, i: int) -> str:
-        return self._from_label(self.symbols[i])
-
     def decode(self, log_probs: np.ndarray, beam_width: int | None = None
-               ) -> list[tuple[int, str]]:
-        """``(frame, symbol)`` emissions of the best hypothesis (greedy or beam search)."""
-        from playground.speech.decode import beam_search, emissions, forced_frames
+               ) -> list[tuple[int, int, str]]:
+        """``(start_frame, end_frame, symbol)`` of the best hypothesis (greedy or beam search,
+        the latter timed on its forced alignment)."""
+        from playground.speech.decode import beam_search, forced_spans, greedy_spans
 
         width = self.beam_width if beam_width is None else max(1, int(beam_width))
         if width <= 1:
-            return [(f, self._from_label(s))
-                    for f, s in emissions(log_probs, self.symbols, self.blank)]
-        ids = list(beam_search(log_probs, width, self.blank)[0][0])
-        frames = forced_frames(log_probs, ids, self.blank)
-        return [(f, self._symbol(i)) for f, i in zip(frames, ids, strict=True)]
+            spans = greedy_spans(log_probs, self.blank)
+        else:
+            ids = list(beam_search(log_probs, width, self.blank)[0][0])
+            spans = forced_spans(log_probs, ids, self.blank)
+        return [(s, e, self._symbol(i)) for s, e, i in spans]
 
-    def _from_label(self, label: str) -> str:
+    def _symbol(self, i: int) -> str:
+        label = self.symbols[i]
         if label == self.separator:
             return " "
         return label.lower() if self.lowercase_output else label
@@ -463,7 +462,7 @@ class Transcriber:
         chunk = float(chunk_seconds or self.chunk_seconds)
         overlap = min(self.overlap_seconds, chunk / 4)
         start_time = time.perf_counter()
-        timed: list[tuple[float, str]] = []
+        timed: list[tuple[float, float, str]] = []
         silent_chunks = chunks = 0
         self._duration = 0.0
         for index, total, start, samples in self._chunks(source, chunk, overlap):
@@ -479,13 +478,13 @@ class Transcriber:
             lo = start + (overlap / 2 if index > 0 else 0.0)
             hi = start + len(samples) / self.sample_rate - (overlap / 2 if index < total - 1
                                                             else -1.0)
-            for frame, symbol in self.decode(self.log_probs(samples), beam_width):
-                t = start + frame * self.frame_seconds
+            for first, last, symbol in self.decode(self.log_probs(samples), beam_width):
+                t = start + first * self.frame_seconds
                 if lo <= t < hi:
-                    timed.append((t, symbol))
+                    timed.append((t, start + last * self.frame_seconds, symbol))
         if ctx is not None:
             ctx.emit(ev.Progress(chunks, chunks, "transcribed", unit="chunk"))
-        words = timed_words(timed, self.frame_seconds, " ")
+        words = timed_words(timed)
         segments = phrases(words)
         elapsed = time.perf_counter() - start_time
         duration = self._duration

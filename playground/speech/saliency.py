@@ -1,10 +1,11 @@
 """Which time–frequency regions drove a keyword prediction.
 
 :func:`keyword_saliency` ``(model, wave, target=None, smooth=(1.0, 1.5)) -> SaliencyResult``
-computes gradient × input over the log-mel spectrogram the model sees: the input is measured
-from each band's mean over time (the model normalises that away, so it is the natural
-baseline), the positive part (evidence *for* the class) is kept, smoothed with a small Gaussian
-(``smooth`` = sigma in mel bands and in frames) and scaled to [0, 1]. ``SaliencyResult`` has
+computes gradient × input over the log-mel spectrogram the model sees, with silence as the
+baseline: the input is measured from the clip's quietest cell (padding and pauses give nothing,
+the sound itself gets the credit), the positive part (evidence *for* the class) is kept,
+smoothed with a small Gaussian (``smooth`` = sigma in mel bands and in frames) and scaled to
+[0, 1]. ``SaliencyResult`` has
 ``log_mel`` and ``saliency`` (both float32 ``(n_mels, frames)``, the same shape), ``target``
 (the class explained: the top prediction unless given) and ``probs`` (all class
 probabilities).
@@ -70,8 +71,8 @@ def keyword_saliency(model, wave, target: int | None = None,
         model.zero_grad(set_to_none=True)
         logits[0, index].backward()
         grad = logmel.grad[0].float()
-        centred = logmel.detach()[0] - logmel.detach()[0].mean(dim=-1, keepdim=True)
-        contribution = (grad * centred).cpu().numpy()
+        above_floor = logmel.detach()[0] - logmel.detach()[0].min()
+        contribution = (grad * above_floor).cpu().numpy()
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)

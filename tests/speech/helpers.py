@@ -64,3 +64,69 @@ def copy_digits(dest: Path, labels: tuple[str, ...] = ("one", "two", "three"),
         for f in files:
             shutil.copy(f, dest / label / f.name)
     return dest
+
+
+class ToneOracle:
+    """A hand-written "acoustic model" for tone speech: per 20 ms frame, the louder of the
+    600 Hz / 1800 Hz bands gives 'a' / 'b'; a long silence gives ' '; anything else blank.
+    Lets transcription (chunking, timestamps, decoding) be tested exactly, without training.
+    """
+
+    symbols = ("∅", " ", "a", "b")
+    hop = 320
+
+    def __new__(cls):
+        import torch
+        from torch import nn
+
+        class Oracle(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.dummy = nn.Parameter(torch.zeros(1))
+                t = torch.arange(cls.hop) / SR
+                wa, wb = 2 * torch.pi * TONES["a"] * t, 2 * torch.pi * TONES["b"] * t
+                self.register_buffer("basis", torch.stack([wa.cos(), wa.sin(), wb.cos(),
+                                                           wb.sin()]))
+
+            def forward(self, wave, lengths=None):
+                n = wave.shape[1] // cls.hop
+                frames = wave[:, : n * cls.hop].reshape(wave.shape[0], n, cls.hop)  # (B, T, hop)
+                proj = frames @ self.basis.T                            # (B, T, 4)
+                pa = proj[..., 0] ** 2 + proj[..., 1] ** 2
+                pb = proj[..., 2] ** 2 + proj[..., 3] ** 2
+                loud = (pa + pb) > 1.0
+                silent = (~loud).float()[:, None]                       # (B, 1, T)
+                gap = -torch.nn.functional.max_pool1d(-silent, 7, 1, 3)[:, 0] > 0.5
+                logits = torch.full((wave.shape[0], n, 4), -10.0)
+                logits[..., 0] = 0.0
+                logits[..., 2] = torch.where(loud & (pa > pb), 5.0, -10.0)
+                logits[..., 3] = torch.where(loud & (pb >= pa), 5.0, -10.0)
+                logits[..., 1] = torch.where(gap, 5.0, -10.0)
+                lengths = torch.full((wave.shape[0],), n, dtype=torch.long)
+                return logits.log_softmax(-1), lengths
+
+        return Oracle()
+
+
+def oracle_transcriber(**kwargs):
+    from playground.speech.predict import Transcriber
+
+    return Transcriber(ToneOracle(), ToneOracle.symbols, SR, ToneOracle.hop / SR, kind="ctc",
+                       name="oracle", **kwargs)
+
+
+def long_tone_recording(words: list[str], seed: int = 0) -> tuple[np.ndarray, list[float]]:
+    """Words of tone speech one after another; returns samples and each word's onset (s)."""
+    rng = np.random.default_rng(seed)
+    parts, onsets, t = [], [], 0.0
+    for word in words:
+        gap = np.zeros(int(rng.uniform(0.3, 0.9) * SR), np.float32)
+        parts.append(gap)
+        t += len(gap) / SR
+        onsets.append(t)
+        for letter in word:
+            for piece in (tone(TONES[letter], 0.12), np.zeros(int(0.04 * SR), np.float32)):
+                parts.append(piece)
+                t += len(piece) / SR
+    parts.append(np.zeros(int(0.5 * SR), np.float32))
+    return np.concatenate(parts), onsets

@@ -11,8 +11,10 @@ from playground.speech.decode import (
     beam_search,
     emissions,
     forced_frames,
+    forced_spans,
     greedy_decode,
     greedy_decode_batch,
+    greedy_spans,
     phrases,
     word_segments,
 )
@@ -78,7 +80,13 @@ def test_forced_frames_and_segments():
     ids = greedy_decode(np.log(P))
     assert ids == [1, 2, 3, 2]
     assert forced_frames(np.log(P), ids) == [0, 3, 4, 7]
-    words = word_segments(emissions(P, LABELS), frame_seconds=0.02, offset=1.0)
+    spans = greedy_spans(np.log(P))
+    assert spans == [(0, 2, 1), (3, 4, 2), (4, 6, 3), (7, 8, 2)]
+    assert forced_spans(np.log(P), ids) == spans
+    assert forced_spans(np.log(P), [1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1]) == [
+        (k, k + 1, i) for k, i in enumerate([1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1])]  # no alignment
+    words = word_segments([(s, e, LABELS[i]) for s, e, i in spans], frame_seconds=0.02,
+                          offset=1.0)
     assert words == [{"start": 1.0, "end": 1.08, "text": "ab"},
                      {"start": 1.14, "end": 1.16, "text": "b"}]
     joined = phrases(words + [{"start": 3.0, "end": 3.2, "text": "a"}], pause=0.5)
