@@ -133,8 +133,13 @@ class GenerateMode(QWidget):
         if spec == "files":
             if self.files:
                 self.load_corpus(list(self.files))
-            else:
-                self.view.corpus_drop.choose()
+                return
+            self.view.corpus_drop.choose()  # modal; a choice arrives through set_files
+            if not self.files:  # cancelled: show the corpus that is still in use
+                combo = self.view.source_combo
+                combo.blockSignals(True)
+                combo.setCurrentIndex(max(0, combo.findData(self.corpus_spec)))
+                combo.blockSignals(False)
             return
         self.load_corpus(spec)
 

@@ -35,7 +35,7 @@ from playground.ui.widgets.dropzone import DropZone
 from playground.ui.widgets.logview import LogView, SampleTextView
 from playground.ui.widgets.schema_form import SchemaForm
 
-PIECE_COLOURS = ("#dbeafe", "#fde68a")  # alternating backgrounds of preview pieces
+PIECE_COLOURS = ("#bfdbfe", "#fde68a")  # alternating backgrounds of preview pieces
 UNKNOWN_COLOUR = "#fca5a5"
 TOKENIZER_KINDS = [("Characters (char)", "char"), ("SentencePiece BPE", "bpe"),
                    ("SentencePiece unigram", "unigram")]
