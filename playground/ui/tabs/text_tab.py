@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QFont, QTextCursor
 from PySide6.QtWidgets import QTabWidget, QTextEdit, QVBoxLayout, QWidget
 
@@ -77,6 +78,7 @@ class GenerateMode(QWidget):
         self._generators: dict[tuple[str, str], Any] = {}
         self._prompt_tokenizer = None    # the selected run's tokenizer (unknown characters)
         self._run_model = ""
+        self._shown_run: str | None = None  # the run the attention page belongs to
         self._generated_tokens = 0
         self._prompt_chars = 0
         v = self.view
@@ -89,7 +91,8 @@ class GenerateMode(QWidget):
         appctx.torch_ready.connect(self._on_torch_ready)
         if appctx.torch_loaded:
             self._on_torch_ready()
-        self.load_corpus(DEMO_PYDOC)
+        # read the built-in corpus once the event loop runs (not while the window is built)
+        QTimer.singleShot(0, self, self._load_first_corpus)
 
     # wiring ---------------------------------------------------------------------------------
     def _connect_signals(self) -> None:
@@ -128,6 +131,10 @@ class GenerateMode(QWidget):
         self.update_model_info()
 
     # corpus ---------------------------------------------------------------------------------
+    def _load_first_corpus(self) -> None:
+        if self.corpus is None and not self.corpus_runner.is_busy():
+            self.load_corpus(self.corpus_spec)
+
     def _on_source_changed(self) -> None:
         spec = self.view.source_combo.currentData()
         if spec == "files":
@@ -562,8 +569,12 @@ class GenerateMode(QWidget):
             parts.append(f"best validation loss {result['best_val_loss']:.4f} "
                          f"(step {result.get('best_step')})")
         info_label.setText(" · ".join(parts) + f"\n{run.path}")
-        if self._run_model == "lstm":
-            self.view.attention.show_note(LSTM_NOTE)
+        if run_dir != self._shown_run:  # maps of another run would mislead
+            self._shown_run = run_dir
+            self.view.attention.show_note(
+                LSTM_NOTE if self._run_model == "lstm" else
+                "Generate text with this run (or click “Attention of this text”) to see "
+                "its attention.")
         self._check_prompt()
 
     # generation -----------------------------------------------------------------------------
@@ -609,7 +620,7 @@ class GenerateMode(QWidget):
         self.view.pages.setCurrentIndex(1)
         job = make_run_generate_job(run_dir, prompt, opts.max_new_tokens, opts.temperature,
                                     opts.top_k, opts.top_p, opts.seed_or_none,
-                                    cache=self._generators)
+                                    cache=self._model_cache(run_dir))
         self.generate_runner.start(job, self.appctx.device)
 
     def _show_prompt(self, prompt: str) -> None:
@@ -634,6 +645,12 @@ class GenerateMode(QWidget):
         selection.format.setFontWeight(QFont.Weight.Bold)
         selection.format.setBackground(QColor("#e5e7eb"))
         out.setExtraSelections([selection])
+
+    def _model_cache(self, run_dir: str) -> dict[tuple[str, str], Any]:
+        """The loaded-model cache, keeping only ``run_dir``'s models (memory)."""
+        for key in [k for k in self._generators if k[0] != str(run_dir)]:
+            del self._generators[key]
+        return self._generators
 
     def stop_generation(self) -> None:
         if self.generate_runner.is_busy():
@@ -695,7 +712,7 @@ class GenerateMode(QWidget):
         from playground.text.jobs import make_run_attention_job
 
         self.attention_runner.start(make_run_attention_job(run_dir, text, ATTENTION_TOKENS,
-                                                           cache=self._generators),
+                                                           cache=self._model_cache(run_dir)),
                                     self.appctx.device)
 
     def _on_attention_event(self, event: ev.Event) -> None:
@@ -705,8 +722,9 @@ class GenerateMode(QWidget):
                 event, note=f"The last {_plural(tokens, 'token')} of the prompt and output "
                             f"(at most {ATTENTION_TOKENS}). Rows: the token doing the "
                             "attending (query); columns: the tokens it looks at (keys). Grey "
-                            "cells are the future, hidden by the causal mask. Hover a cell "
-                            "for its weight; click a thumbnail to open that head.")
+                            "cells are the future, hidden by the causal mask; ▁ is a space, "
+                            "↵ a new line. Hover a cell for its weight; click a thumbnail to "
+                            "open that head.")
 
     def _on_attention_finished(self, event: ev.Event) -> None:
         if self._pending_attention is not None:
