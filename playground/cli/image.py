@@ -51,11 +51,10 @@ def register(groups, common) -> None:
 
 def _config(args: argparse.Namespace) -> ImageTrainConfig:
     base = ImageTrainConfig()
-    if args.recipe and str(args.data).startswith("demo:"):
-        from playground.vision.demo import DEMOS, parse_spec
+    if args.recipe:
+        from playground.vision.demo import apply_recipe
 
-        _, name = parse_spec(args.data)
-        base = schema.replace(base, **DEMOS[name].recipe)
+        base = apply_recipe(base, args.data)
     return schema.from_arguments(ImageTrainConfig, args, base)
 
 

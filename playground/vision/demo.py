@@ -347,6 +347,16 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return "folder", spec
 
 
+def apply_recipe(cfg: Any, spec: str) -> Any:
+    """``cfg`` with the demo's tuned recipe applied (unchanged for folders)."""
+    from playground.core import schema
+
+    kind, name = parse_spec(spec)
+    if kind != "demo":
+        return cfg
+    return schema.replace(cfg, **DEMOS[name].recipe)
+
+
 def _split(full, cfg, transforms: tuple[Callable, Callable]) -> tuple[Any, Any, str]:
     from playground.core.data import split_indices
 

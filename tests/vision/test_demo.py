@@ -14,6 +14,7 @@ from playground.vision.config import ImageTrainConfig
 from playground.vision.demo import (
     DEMOS,
     SHAPE_CLASSES,
+    apply_recipe,
     datasets_dir,
     load_data,
     make_shapes,
@@ -27,6 +28,14 @@ def test_demos_listed_with_titles():
     assert all(d.title and d.description for d in DEMOS.values())
     assert not DEMOS["shapes"].download and not DEMOS["digits"].download
     assert DEMOS["mnist"].download
+
+
+def test_recipes_apply_to_demos_only():
+    base = ImageTrainConfig()
+    digits = apply_recipe(base, "demo:digits")
+    assert digits.image_size == 32 and digits.augment_flip is False
+    assert digits.model == base.model
+    assert apply_recipe(base, "/some/folder") is base
 
 
 def test_shapes_are_deterministic_and_balanced():

@@ -242,3 +242,39 @@ def test_kill_9_leaves_a_loadable_checkpoint(tmp_path):
     load_into(model, found[0])
     info = json.loads((found[0].parent.parent / "run.json").read_text())
     assert info["status"] == "training"
+
+
+def test_pretrained_linear_probe_run_offline(tmp_path, monkeypatch):
+    import urllib.request
+
+    import torch
+    import torchvision
+
+    from playground.vision.models import pretrained_path
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("no download expected")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    weights = pretrained_path("resnet18")
+    weights.parent.mkdir(parents=True)
+    torch.save(torchvision.models.resnet18().state_dict(), weights)
+    cfg = ImageTrainConfig(model="resnet18", pretrained=True, transfer="linear_probe",
+                           image_size=32, batch_size=32, epochs=1, learning_rate=1e-2,
+                           val_fraction=0.05)
+    ctx = CollectingContext()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        event = run_job(make_train_job(cfg, "demo:shapes", home=tmp_path, max_steps=2), ctx)
+    finally:
+        torch.set_num_threads(threads)
+    assert isinstance(event, ev.Finished), getattr(event, "details", event)
+    summary = ctx.of_type(ev.ModelSummary)[0]
+    assert summary.trainable == 512 * 5 + 5 and "linear probe" in summary.details
+    run = Path(event.result["run_dir"])
+    info = json.loads((run / "run.json").read_text())
+    assert info["normalization"]["mean"] == [0.485, 0.456, 0.406]
+    weights.unlink()  # predicting needs only the run's own checkpoint
+    predictor = ImagePredictor.from_run(run)
+    assert len(predictor.predict(np.zeros((20, 20, 3), np.uint8), top_k=2)[0]) == 2
