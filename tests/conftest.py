@@ -12,6 +12,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_qsettings(tmp_path_factory):
+    """Window geometry and other QSettings go to a temporary folder, not the user's config."""
+    from PySide6.QtCore import QSettings
+
+    folder = str(tmp_path_factory.mktemp("qsettings"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def playground_home(tmp_path, monkeypatch):
     home = tmp_path / "home"

@@ -62,7 +62,7 @@ RNN_CELLS = ("gru", "lstm")
 class KeywordTrainConfig(ClassifierTrainConfig):
     """Classification options plus the model, features and augmentation of keyword spotting."""
 
-    epochs: int = option(15, label="Epochs", min=1, max=10000, group="Training",
+    epochs: int = option(8, label="Epochs", min=1, max=10000, group="Training",
                          help="Passes over the training set.")
     batch_size: int = option(64, label="Batch size", min=1, max=4096, group="Training")
     model: str = option("kw_cnn", label="Model", choices=keyword_model_names(), group="Model",

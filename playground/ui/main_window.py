@@ -9,12 +9,17 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QSpinBox, QTabWidget,
                                QToolBar, QWidget)
 
-from playground import __version__
+from playground import APP_NAME, __version__
 from playground.ui import jobs
 from playground.ui.appctx import AppContext
 from playground.ui.statusbar import StatusBar
 
 log = logging.getLogger(__name__)
+
+
+def app_settings() -> QSettings:
+    """The app's own settings file (window geometry, last tab)."""
+    return QSettings(APP_NAME, APP_NAME)
 
 
 def tab_factories():
@@ -66,7 +71,7 @@ class MainWindow(QMainWindow):
         self._memory_timer = QTimer(self)
         self._memory_timer.setInterval(1000)
         self._memory_timer.timeout.connect(self._update_memory)
-        settings = QSettings()
+        settings = app_settings()
         geometry = settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -227,7 +232,7 @@ class MainWindow(QMainWindow):
 
     # closing --------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        settings = QSettings()
+        settings = app_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/tab", self.tabs.currentIndex())
         if jobs.active_runners():

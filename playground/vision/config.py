@@ -15,9 +15,10 @@ class ImageTrainConfig(ClassifierTrainConfig):
 
     epochs: int = option(8, label="Epochs", min=1, max=10000, group="Training",
                          help="Passes over the training set.")
-    batch_size: int = option(32, label="Batch size", min=1, max=4096, group="Training",
-                             help="Small batches (16-32) learn the demos in fewer epochs on "
-                                  "a CPU; larger ones use a GPU better.")
+    batch_size: int = option(16, label="Batch size", min=1, max=4096, group="Training",
+                             help="Small batches learn small data sets in fewer epochs (Shapes "
+                                  "at 64 px: 96 % after 8 epochs with 16, 79 % with 32); "
+                                  "larger ones use a GPU better.")
     learning_rate: float = option(3e-3, label="Learning rate", min=1e-7, max=10.0, log=True,
                                   group="Training",
                                   help="3e-3 suits the small CNN from scratch; use about 1e-3 "

@@ -263,6 +263,7 @@ class SpeechTabView(QWidget):
         self.label_combo = QComboBox()
         self.label_combo.setEditable(True)
         self.label_combo.setMinimumWidth(110)
+        self.label_combo.lineEdit().setPlaceholderText("e.g. yes")
         self.label_combo.setToolTip("The label (word) of this clip; type a new one to start a "
                                     "new label.")
         actions.addWidget(self.label_combo)
@@ -302,13 +303,16 @@ class SpeechTabView(QWidget):
         self.predict_title = _label("Top-5 labels")
         layout.addWidget(self.predict_title)
         self.bars = TopKBars(placeholder="Drop or record a clip to see what the model hears.")
-        layout.addWidget(self.bars, 2)
+        layout.addWidget(self.bars)
         self.saliency_check = QCheckBox("Saliency overlay on the spectrogram")
         self.saliency_check.setChecked(True)
         self.saliency_check.setToolTip("Which time–frequency regions drove the top label "
                                        "(gradient × input over the log-mel the model heard; "
                                        "the dashed box is the window it listened to).")
         layout.addWidget(self.saliency_check)
+        layout.addWidget(_label("The overlay marks the time–frequency regions that pushed the "
+                                "model towards its top label, inside the dashed box: the "
+                                "window of the clip the model listened to.", MUTED_STYLE))
         self.predict_note = _label("", WARNING_STYLE)
         layout.addWidget(self.predict_note)
         layout.addStretch(1)

@@ -34,6 +34,7 @@ from playground.ui.widgets.image_view import heat_colormap
 LEFT_AXIS_WIDTH = 64
 SPEC_CMAP = "inferno"
 POST_CMAP = "viridis"
+GREY = pg.ColorMap(pos=[0.0, 1.0], color=[(20, 20, 24), (235, 235, 240)], name="grey")
 NICE_FREQS = (100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000)
 
 
@@ -46,6 +47,7 @@ def _style_plot(plot: pg.PlotWidget, y_label: str) -> None:
         axis = item.getAxis(name)
         axis.setPen(AXIS_PEN)
         axis.setTextPen(TEXT_PEN)
+        axis.enableAutoSIPrefix(False)
     item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
     item.setLabel("left", y_label, color=TEXT_PEN)
     item.setLabel("bottom", "Time (s)", color=TEXT_PEN)
@@ -184,7 +186,8 @@ class SpectrogramView(pg.PlotWidget):
         super().__init__(parent)
         _style_plot(self, "Frequency (Hz)")
         self._image = pg.ImageItem(axisOrder="row-major")
-        self._image.setColorMap(pg.colormap.get(colormap))
+        self._cmap = pg.colormap.get(colormap)
+        self._image.setColorMap(self._cmap)
         self.addItem(self._image)
         self._overlay = pg.ImageItem(axisOrder="row-major")
         self._overlay.setZValue(2)
@@ -274,20 +277,28 @@ class SpectrogramView(pg.PlotWidget):
         self._window = QRectF(float(start), 0.0, seconds, float(rows))
         self._overlay.setRect(self._window)
         self._window_box.setRect(self._window)
-        self._window_box.setVisible(outline and self._show_overlay)
         self._has_overlay = True
-        self._overlay.setVisible(self._show_overlay)
+        self._update_overlay()
+        self._window_box.setVisible(outline and self.overlay_visible())
 
     def clear_overlay(self) -> None:
         self._has_overlay = False
         self._overlay.clear()
-        self._overlay.setVisible(False)
-        self._window_box.setVisible(False)
+        self._update_overlay()
 
     def show_overlay(self, on: bool) -> None:
         self._show_overlay = bool(on)
-        self._overlay.setVisible(self._has_overlay and self._show_overlay)
-        self._window_box.setVisible(self._has_overlay and self._show_overlay)
+        self._update_overlay()
+
+    def _update_overlay(self) -> None:
+        """Show or hide the overlay; under it the spectrogram turns grey so the heat reads."""
+        on = self._has_overlay and self._show_overlay
+        self._overlay.setVisible(on)
+        self._window_box.setVisible(on)
+        self._image.setColorMap(GREY if on else self._cmap)
+
+    def colormap_name(self) -> str:
+        return "grey" if self._has_overlay and self._show_overlay else str(self._cmap.name)
 
     def overlay_visible(self) -> bool:
         return self._has_overlay and self._show_overlay and self.has_spectrogram()
