@@ -302,7 +302,7 @@ class SpeechTabView(QWidget):
         layout.addWidget(self.predict_button)
         self.predict_title = _label("Top-5 labels")
         layout.addWidget(self.predict_title)
-        self.bars = TopKBars(placeholder="Drop or record a clip to see what the model hears.")
+        self.bars = TopKBars(empty_text="Drop or record a clip to see what the model hears.")
         layout.addWidget(self.bars)
         self.saliency_check = QCheckBox("Saliency overlay on the spectrogram")
         self.saliency_check.setChecked(True)

@@ -28,10 +28,10 @@ class TopKBars(QWidget):
     """
 
     def __init__(self, parent: QWidget | None = None, *,
-                 placeholder: str = "Predictions appear here.") -> None:
+                 empty_text: str = "Predictions appear here.") -> None:
         super().__init__(parent)
         self._items: list[tuple[str, float]] = []
-        self._placeholder = placeholder
+        self._empty_text = empty_text
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setMinimumHeight(60)
 
@@ -75,7 +75,7 @@ class TopKBars(QWidget):
         text_colour = self.palette().windowText().color()
         if not self._items:
             painter.setPen(QColor(120, 120, 120))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self._empty_text)
             return
         metrics = QFontMetrics(self.font())
         row_h = min(self._row_height() + 6, max(14, rect.height() // len(self._items)))

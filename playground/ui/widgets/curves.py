@@ -141,10 +141,10 @@ class CurvesPanel(QWidget):
         self._grid = QGridLayout(self._grid_host)
         self._grid.setContentsMargins(2, 2, 2, 2)
         self._grid.setSpacing(4)
-        self._placeholder = QLabel("Curves appear here when training starts.")
-        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._placeholder.setStyleSheet("color: #787878;")
-        self._grid.addWidget(self._placeholder, 0, 0)
+        self._empty_label = QLabel("Curves appear here when training starts.")
+        self._empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty_label.setStyleSheet("color: #787878;")
+        self._grid.addWidget(self._empty_label, 0, 0)
         layout.addWidget(self._grid_host, 1)
         self.hover_label = QLabel(" ")
         self.hover_label.setStyleSheet("color: #4b5563;")
@@ -227,7 +227,7 @@ class CurvesPanel(QWidget):
         names = sorted(self._plots, key=rank)
         for plot in self._plots.values():
             self._grid.removeWidget(plot)
-        self._placeholder.setVisible(not names)
+        self._empty_label.setVisible(not names)
         cols = self._columns or (1 if len(names) <= 1 else 2 if len(names) <= 4 else 3)
         for i, name in enumerate(names):
             self._grid.addWidget(self._plots[name], i // cols, i % cols)
@@ -310,7 +310,7 @@ class CurvesPanel(QWidget):
         self._series.clear()
         self._x_cache.clear()
         self._clock = EpochClock()
-        self._placeholder.setVisible(True)
+        self._empty_label.setVisible(True)
         self.hover_label.setText(" ")
 
     # data out -------------------------------------------------------------------------------

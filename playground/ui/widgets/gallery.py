@@ -39,7 +39,7 @@ class ImageGallery(QWidget):
     activated = Signal(int)
 
     def __init__(self, parent: QWidget | None = None, *, thumb_size: int = 96,
-                 show_title: bool = False, placeholder: str = "") -> None:
+                 show_title: bool = False, empty_text: str = "") -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
         layout = QVBoxLayout(self)
@@ -64,11 +64,11 @@ class ImageGallery(QWidget):
         self._list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self._list.itemActivated.connect(lambda item: self.activated.emit(self._list.row(item)))
         layout.addWidget(self._list, 1)
-        self._placeholder = QLabel(placeholder)
-        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._placeholder.setStyleSheet("color: #787878;")
-        self._placeholder.setVisible(bool(placeholder))
-        layout.addWidget(self._placeholder)
+        self._empty_label = QLabel(empty_text)
+        self._empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty_label.setStyleSheet("color: #787878;")
+        self._empty_label.setVisible(bool(empty_text))
+        layout.addWidget(self._empty_label)
 
     def set_images(self, images: Sequence[np.ndarray], captions: Sequence[str] | None = None,
                    title: str = "") -> None:
@@ -79,7 +79,7 @@ class ImageGallery(QWidget):
             self.add_image(array, captions[i] if i < len(captions) else "")
         self._list.setCurrentRow(-1)  # no thumbnail looks selected until the user picks one
         self.set_title(title)
-        self._placeholder.setVisible(bool(self._placeholder.text()) and not images)
+        self._empty_label.setVisible(bool(self._empty_label.text()) and not images)
 
     def set_samples(self, event: ImageSamples) -> None:
         self.set_images(event.images, event.captions, event.title)
@@ -91,7 +91,7 @@ class ImageGallery(QWidget):
                         else f"{shape[1]}×{shape[0]} pixels")
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self._list.addItem(item)
-        self._placeholder.setVisible(False)
+        self._empty_label.setVisible(False)
 
     def set_title(self, title: str) -> None:
         self._title.setText(title)

@@ -70,7 +70,7 @@ class ImageView(QWidget):
     image (drawn with its own alpha). It is stretched to the image's size when they differ.
     """
 
-    def __init__(self, parent: QWidget | None = None, *, placeholder: str = "No image",
+    def __init__(self, parent: QWidget | None = None, *, empty_text: str = "No image",
                  overlay_opacity: float = 0.5) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
@@ -79,7 +79,7 @@ class ImageView(QWidget):
         self._show_overlay = False
         self._composed: QPixmap | None = None
         self._base: QPixmap | None = None
-        self._placeholder = placeholder
+        self._empty_text = empty_text
         self.overlay_opacity = overlay_opacity
         self._opacity = overlay_opacity
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -124,8 +124,8 @@ class ImageView(QWidget):
         self._overlay = None
         self._invalidate()
 
-    def set_placeholder(self, text: str) -> None:
-        self._placeholder = text
+    def set_empty_text(self, text: str) -> None:
+        self._empty_text = text
         self.update()
 
     def rendered(self) -> QImage | None:
@@ -170,7 +170,7 @@ class ImageView(QWidget):
         if self._image is None:
             painter.setPen(QColor(120, 120, 120))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self._placeholder)
+                             self._empty_text)
             return
         base = self._base_pixmap()
         size = base.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
