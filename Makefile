@@ -24,7 +24,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 screenshot: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-image-tab.png
+	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-image-tab.png --tab image
+	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-text-tab.png --tab text
+	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-speech-tab.png --tab speech
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,8 +1,20 @@
-"""Render the app to PNG files, offscreen, exactly as a user would see it.
+"""Render the app's tabs to PNG files, offscreen, exactly as a user would see them.
 
-``python -m playground.ui.screenshot OUT.png`` opens the window, trains the small CNN on the
-Shapes demo for a few epochs, classifies a generated image with Grad-CAM, and saves the window
-(the README's screenshot). ``--page evaluation`` shows the confusion matrix page instead.
+``python -m playground.ui.screenshot OUT.png --tab image|text|speech [--page PAGE]`` opens the
+window on that tab, does what a user would do there, and saves the window:
+
+- ``image``: trains the small CNN on the Shapes demo for a few epochs and classifies a
+  generated star with Grad-CAM. Pages: ``predict`` (default), ``evaluation``, ``training``.
+- ``text``: trains a tiny GPT on the built-in corpus (``demo:pydoc``), generates a
+  continuation and opens its attention. Pages: ``attention`` (default), ``generate``,
+  ``training``.
+- ``speech``: trains the keyword CNN on the spoken-digit demo and recognises a clip with the
+  saliency overlay. Pages: ``audio`` (default), ``training``, ``evaluation``. The small set of
+  clips shipped with the app is used unless ``--synthesise`` asks for the espeak-ng demo.
+
+``--amount`` sets the training length (epochs, or iterations for text; the image tab keeps
+the demo recipe's epochs unless given). ``make screenshot``
+renders the README's images.
 """
 
 from __future__ import annotations
@@ -12,6 +24,19 @@ import os
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+PAGES = {
+    "image": {"training": 0, "evaluation": 1, "predict": 2},
+    "text": {"training": 0, "generate": 1, "attention": 2},
+    "speech": {"audio": 0, "training": 1, "evaluation": 2},
+}
+DEFAULT_PAGE = {"image": "predict", "text": "attention", "speech": "audio"}
+DEFAULT_AMOUNT = {"image": None, "text": 300, "speech": 6}  # None: the demo recipe's
+TAB_TITLES = {"image": "Image recognition", "text": "Text", "speech": "Speech"}
 
 
 def _wait(app, predicate, timeout: float) -> None:
@@ -23,56 +48,122 @@ def _wait(app, predicate, timeout: float) -> None:
         time.sleep(0.01)
 
 
-def render_image_tab(out: str, page: str = "predict", epochs: int = 4) -> None:
+def _settle(app, seconds: float = 1.0) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.05)
+
+
+def _open(tab_name: str):
+    """The app's window, shown at a fixed size on ``tab_name``, with torch already loaded."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PLAYGROUND_HOME", tempfile.mkdtemp(prefix="playground-shot-"))
-    import numpy as np
     import torch  # noqa: F401 - loaded up front, as the app's warm-up thread does
-    import torchvision  # noqa: F401
-    from PIL import Image
 
     from playground.ui.app import create_window
 
     app, window = create_window()
     window.resize(1500, 950)
+    tab = window.tab_widgets[TAB_TITLES[tab_name]]
+    window.tabs.setCurrentWidget(tab)
     window.show()
     window.appctx.torch_loaded = True
     window.appctx.torch_ready.emit()
-    tab = window.tab_widgets["Image recognition"]
-    _wait(app, lambda: tab.view.class_table.rowCount() > 0, 60)
-    form = tab.view.form
-    form.widget_for("epochs").setValue(epochs)
-    form.widget_for("image_size").setValue(48)
-    tab.start_training()
-    _wait(app, lambda: not tab.train_runner.is_busy(), 600)
+    return app, window, tab
+
+
+def _image(app, tab, epochs: int | None) -> QWidget:
+    import numpy as np
+    from PIL import Image
+
     from playground.vision.demo import render_shape
 
+    _wait(app, lambda: tab.view.class_table.rowCount() > 0, 60)
+    if epochs:
+        tab.view.form.widget_for("epochs").setValue(epochs)
+    tab.start_training()
+    _wait(app, lambda: not tab.train_runner.is_busy(), 600)
     path = os.path.join(tempfile.mkdtemp(), "star.png")
     Image.fromarray(render_shape("star", np.random.default_rng(7), size=160)).save(path)
     tab.view.gradcam_check.setChecked(True)
     tab.predict_files([path])
     _wait(app, lambda: not tab.predict_runner.is_busy() and tab.view.bars.items(), 60)
-    pages = {"training": 0, "evaluation": 1, "predict": 2}
-    if page == "training":
-        tab.view.pages.setCurrentIndex(0)
-    else:
-        tab.view.pages.setCurrentIndex(pages[page])
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.05)
-    window.grab().save(out)
+    return tab.view
+
+
+def _text(app, tab, iters: int, prompt: str = "The return statement ") -> QWidget:
+    mode = tab.generate
+    view = mode.view
+    _wait(app, lambda: mode.tokenizer is not None, 60)
+    for name, value in (("n_layer", 2), ("n_head", 4), ("n_embd", 64), ("block_size", 64),
+                        ("batch_size", 16), ("max_iters", iters), ("warmup_iters", 20),
+                        ("learning_rate", 3e-3), ("min_lr", 3e-4),
+                        ("eval_interval", max(1, iters // 5)), ("eval_iters", 5),
+                        ("sample_tokens", 120)):
+        view.form.widget_for(name).setValue(value)
+    mode.start_training()
+    _wait(app, lambda: not mode.train_runner.is_busy(), 900)
+    view.prompt_edit.setPlainText(prompt)
+    view.options_form.widget_for("max_new_tokens").setValue(200)
+    view.options_form.widget_for("seed").setValue(7)
+    mode.generate()
+    _wait(app, lambda: not mode.generate_runner.is_busy(), 120)
+    _wait(app, lambda: view.attention.has_maps(), 60)
+    view.attention.select(1, 0)
+    return view
+
+
+def _speech(app, tab, epochs: int, word: str = "seven") -> QWidget:
+    from playground.speech.synth import ASSETS_DIR
+
+    view = tab.view
+    _wait(app, lambda: view.class_table.rowCount() > 0, 300)
+    view.keyword_form.widget_for("epochs").setValue(epochs)
+    tab.start_training()
+    _wait(app, lambda: not tab.train_runner.is_busy(), 900)
+    clips = sorted((ASSETS_DIR / word).iterdir())
+    tab.clip.load_file(str(clips[len(clips) // 2]))
+    _wait(app, lambda: tab.clip.last_prediction is not None
+          and not tab.clip.predict_runner.is_busy(), 120)
+    return view
+
+
+def render(out_png: str, tab_name: str = "image", page: str | None = None,
+           amount: int | None = None, synthesise: bool = False) -> str:
+    """Drive ``tab_name`` as a user would, show ``page`` and save the window to ``out_png``."""
+    page = page or DEFAULT_PAGE[tab_name]
+    if page not in PAGES[tab_name]:
+        raise ValueError(f"the {tab_name} tab has no page {page!r}; "
+                         f"choose one of {', '.join(PAGES[tab_name])}")
+    amount = amount or DEFAULT_AMOUNT[tab_name]
+    if tab_name == "speech" and not synthesise:
+        from playground.speech import synth
+
+        synth.espeak_path = lambda: None  # this process only: use the shipped clips
+    app, window, tab = _open(tab_name)
+    view = {"image": _image, "text": _text, "speech": _speech}[tab_name](app, tab, amount)
+    view.pages.setCurrentIndex(PAGES[tab_name][page])
+    _settle(app)
+    window.grab().save(out_png)
     window.close()
+    return out_png
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="PNG file to write")
-    parser.add_argument("--page", choices=("training", "evaluation", "predict"),
-                        default="predict")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--tab", choices=tuple(PAGES), default="image")
+    parser.add_argument("--page", help="which page of the tab to show (see above)")
+    parser.add_argument("--amount", type=int,
+                        help="training length: epochs (image, speech) or iterations (text)")
+    parser.add_argument("--synthesise", action="store_true",
+                        help="speech: use the larger espeak-ng demo when espeak-ng is installed")
     args = parser.parse_args(argv)
-    render_image_tab(args.out, args.page, args.epochs)
-    print(args.out)
+    try:
+        print(render(args.out, args.tab, args.page, args.amount, args.synthesise))
+    except ValueError as exc:
+        parser.error(str(exc))
     return 0
 
 

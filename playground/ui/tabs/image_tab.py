@@ -182,7 +182,7 @@ class ImageTab(QWidget):
         total = sum(counts.values())
         split = info.get("split", "")
         v.data_summary.setText(f"{info.get('title', self.data_spec)}: {total:,} images in "
-                               f"{len(counts)} classes. {split}")
+                               f"{len(counts)} classes; {split}")
         v.class_table.setRowCount(len(counts))
         for row, (name, count) in enumerate(counts.items()):
             v.class_table.setItem(row, 0, QTableWidgetItem(name))
