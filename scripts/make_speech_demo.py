@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Regenerate the spoken-digit clips shipped in ``assets/speech_digits/`` (needs espeak-ng).
+"""Regenerate the spoken-digit clips shipped in ``playground/assets/speech_digits/``.
+
+Needs espeak-ng.
 
 The shipped set is small (10 digits x 6 voices x 2 speeds x 2 pitches = 240 clips of 16 kHz
 mono FLAC, silence trimmed, about 2.5 MB) so the keyword demo works where espeak-ng is not
 installed; with espeak-ng the app synthesises a larger set at run time instead
 (``playground.speech.synth.demo_keyword_folder``).
 
-    python scripts/make_speech_demo.py [--out assets/speech_digits] [--sequences DIR N]
+    python scripts/make_speech_demo.py [--out playground/assets/speech_digits] [--sequences DIR N]
 
 ``--sequences DIR N`` also writes N spoken digit sequences with ``metadata.csv`` to DIR (the
 speech-to-text demo data, normally synthesised at run time).
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from playground.speech import synth
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(ROOT / "assets" / "speech_digits"),
+    parser.add_argument("--out", default=str(ROOT / "playground" / "assets" / "speech_digits"),
                         help="output folder (replaced)")
     parser.add_argument("--sequences", nargs=2, metavar=("DIR", "N"), default=None,
                         help="also write N digit sequences + metadata.csv to DIR")

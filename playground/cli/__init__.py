@@ -1,7 +1,7 @@
 """The ``playground`` command.
 
 No arguments opens the app. With a sub-command it runs headless over the same task API the
-tabs use: ``train``, ``predict``, ``generate``, ``transcribe``, ``runs``, ``export``.
+tabs use: ``train``, ``predict``, ``generate``, ``transcribe`` and ``runs``.
 Each task contributes its sub-commands from its own module in this package; every training
 option is a flag generated from the task's schema (field name in kebab-case).
 """

@@ -13,7 +13,7 @@
 - :func:`demo_keyword_folder` ``(home=None, ctx=None, prefer_synth=True) -> Path``: the
   ``demo:digits`` keyword set: synthesised once into ``<home>/cache/speech_demo/`` when
   espeak-ng is installed (cached; a marker file says it is complete), else the small set
-  shipped in ``assets/speech_digits/``.
+  shipped in ``playground/assets/speech_digits/`` (package data, so ``pip install .`` has it too).
 - :func:`demo_sequence_folder` ``(home=None, ctx=None, count=...) -> Path``: the CTC demo;
   needs espeak-ng at run time (DatasetError naming what is missing otherwise).
 - :data:`TRAIN_VOICES` / :data:`HELD_OUT_VOICES`: voices used for training and for held-out
@@ -46,7 +46,7 @@ HELD_OUT_VOICES = ("en-gb-x-rp", "en-gb-x-gbcwmd", "en+f3", "en-us+m2")
 DEMO_SPEEDS = (120, 150, 185)
 DEMO_PITCHES = (30, 50, 75)
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "speech_digits"
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets" / "speech_digits"
 DEMO_VERSION = "v1"
 _MARKER = ".complete"
 
@@ -214,7 +214,7 @@ def demo_root(home: str | os.PathLike | None = None) -> Path:
 
 
 def shipped_keyword_folder() -> Path:
-    """The small pre-generated digit set in ``assets/speech_digits`` (works without espeak)."""
+    """The small digit set shipped in ``playground/assets/speech_digits`` (no espeak needed)."""
     if not ASSETS_DIR.is_dir():
         raise DatasetError(f"The shipped demo clips are missing ({ASSETS_DIR}). Reinstall the "
                            "app, or install espeak-ng so the demo can be synthesised.")

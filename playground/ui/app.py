@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         print(f"window-shown {time.perf_counter() - _T0:.4f}", flush=True)
         if os.environ["PLAYGROUND_STARTUP_PROBE"] == "exit":
+            window.shutdown()  # the tabs may have started loading their demo data
             return 0
     _warm_up_torch(window.appctx)
     return app.exec()

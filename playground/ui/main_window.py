@@ -237,11 +237,15 @@ class MainWindow(QMainWindow):
         settings.setValue("window/tab", self.tabs.currentIndex())
         if jobs.active_runners():
             self.status.show_notice("info", "Stopping running jobs…")
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel and join every job and let each tab release what it holds (audio, models)."""
         jobs.shutdown_all()
         for widget in self.tab_widgets.values():
             closer = getattr(widget, "shutdown", None)
             if closer is not None:
                 closer()
-        super().closeEvent(event)
 
 

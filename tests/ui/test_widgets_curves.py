@@ -167,3 +167,65 @@ def test_a_million_points_stay_fast(qtbot):
     per_frame = (time.perf_counter() - start) / frames
     assert per_frame < 0.25, f"{per_frame * 1000:.0f} ms per redraw with 1e6 points"
     assert len(p.series("loss")[0]) == n + frames
+
+
+def test_view_ranges_grow_in_round_steps():
+    from playground.ui.widgets.curve_data import nice_ceil, x_view_range, y_view_range
+
+    assert [nice_ceil(v) for v in (0.7, 1.0, 1.01, 13, 260, 999)] == [0.8, 1.0, 1.2, 15, 300,
+                                                                      1000]
+    assert x_view_range(1, 90, None) == (1, 101)
+    assert x_view_range(1, 95, (1, 101)) == (1, 101)  # still fits: unchanged
+    assert x_view_range(1, 130, (1, 101)) == (1, 151)
+    lo, hi = y_view_range(0.2, 2.3, None)
+    assert lo <= 0.2 and hi >= 2.3 and hi - lo < 3
+    assert y_view_range(0.5, 2.2, (lo, hi)) == (lo, hi)  # inside and fills enough: kept
+    lo2, hi2 = y_view_range(0.2, 0.4, (lo, hi))  # fills under 40 %: tightened
+    assert lo2 <= 0.2 and 0.4 <= hi2 < 0.6
+    flat = y_view_range(3e-3, 3e-3, None)
+    assert flat[0] < 3e-3 < flat[1] and flat[1] - flat[0] > 1e-4
+
+
+@pytest.fixture
+def empty_panel(qtbot):
+    p = CurvesPanel()
+    qtbot.addWidget(p)
+    p.resize(900, 600)
+    p.show()
+    return p
+
+
+def test_new_points_keep_the_view_until_they_leave_it(empty_panel):
+    panel = empty_panel
+    for step in range(1, 41):
+        panel.add_metric(Metric("loss", 2.0 / step, step))
+    panel.refresh()
+    view = panel.plot("loss").getPlotItem().getViewBox()
+    first = view.viewRange()
+    assert first[0][0] <= 1 and first[0][1] >= 40
+    assert first[1][0] <= 0.05 and first[1][1] >= 2.0
+    panel.add_metric(Metric("loss", 0.05, 41))
+    panel.refresh()
+    assert view.viewRange() == first  # the axes did not move, so they were not redrawn
+    for step in range(42, 100):
+        panel.add_metric(Metric("loss", 0.05, step))
+    panel.refresh()
+    assert view.viewRange()[0][1] >= 99
+
+
+def test_a_user_zoom_is_kept_and_the_auto_button_hands_back(empty_panel):
+    panel = empty_panel
+    for step in range(1, 41):
+        panel.add_metric(Metric("loss", 1.0, step))
+    panel.refresh()
+    view = panel.plot("loss").getPlotItem().getViewBox()
+    view.setXRange(10, 20, padding=0)
+    view.sigRangeChangedManually.emit([True, False])  # what a mouse zoom emits
+    panel.add_metric(Metric("loss", 1.0, 200))
+    panel.refresh()
+    assert view.viewRange()[0] == pytest.approx([10, 20])
+    view.enableAutoRange()  # pyqtgraph's "A" button
+    panel.add_metric(Metric("loss", 1.0, 201))
+    panel.refresh()
+    assert view.viewRange()[0] == pytest.approx([1, 201])
+    assert not any(view.autoRangeEnabled())  # the panel fits it again, in round steps

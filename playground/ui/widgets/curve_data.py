@@ -176,3 +176,52 @@ class EpochClock:
             out[beyond] = epochs[-1] + (steps[beyond] - ends[-1]) / last_len * (
                 epochs[-1] - epochs[-2])
         return out
+
+
+NICE_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceil(value: float) -> float:
+    """The smallest number of the form m x 10^k (m in NICE_MANTISSAS) that is >= ``value``."""
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    base = 10.0 ** math.floor(math.log10(value))
+    for m in NICE_MANTISSAS:
+        if m * base >= value * (1 - 1e-12):
+            return m * base
+    return 10.0 * base
+
+
+def x_view_range(lo: float, hi: float, current: tuple[float, float] | None
+                 ) -> tuple[float, float]:
+    """A growing x axis: from the first x to a round number past the last one.
+
+    While the data stays inside ``current`` the range is kept, so a new point redraws only the
+    curve and not the axes (pyqtgraph re-renders an axis's ticks and text whenever its range
+    moves, which is most of a redraw's cost). It grows in steps of at most ~25 %.
+    """
+    if current is not None and current[0] == lo and hi <= current[1]:
+        return current
+    return lo, lo + nice_ceil(max(hi - lo, 1e-12 * max(abs(lo), 1.0)))
+
+
+def y_view_range(lo: float, hi: float, current: tuple[float, float] | None
+                 ) -> tuple[float, float]:
+    """A y range that changes only when the data leaves it or fills less than 40 % of it.
+
+    A new range is the data's, padded by 5 % and snapped outward to a tenth of a round span;
+    a constant series gets +-10 % around its value (instead of zooming into rounding noise).
+    """
+    span = hi - lo
+    if current is not None:
+        c_lo, c_hi = current
+        if c_lo <= lo and hi <= c_hi and span >= 0.4 * (c_hi - c_lo):
+            return current
+    if span <= 1e-9 * max(abs(lo), abs(hi), 1e-300):
+        if current is not None and current[0] <= lo and hi <= current[1]:
+            return current
+        pad = abs(hi) * 0.1 or 0.5
+        return lo - pad, hi + pad
+    step = nice_ceil(span / 10)
+    return (math.floor((lo - 0.05 * span) / step) * step,
+            math.ceil((hi + 0.05 * span) / step) * step)

@@ -18,7 +18,7 @@ Steps and epochs on one plot
     over-fitting shows as the two curves parting.
 
 Speed
-    Points go into growing numpy buffers (capacity doubles); a 30 Hz single-shot timer redraws
+    Points go into growing numpy buffers (capacity doubles); a 10 Hz single-shot timer redraws
     only the dirty series with ``setData(buffer[:n])``; curves use peak downsampling and
     clip-to-view; the EMA and the step→epoch mapping are extended incrementally, so a million
     points stay smooth.
@@ -49,7 +49,8 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.events import Metric
-from playground.ui.widgets.curve_data import EpochClock, SeriesData, ema
+from playground.ui.widgets.curve_data import (EpochClock, SeriesData, ema, x_view_range,
+                                               y_view_range)
 
 __all__ = ["CurvesPanel", "ema", "metric_title"]
 
@@ -61,7 +62,9 @@ LAST = ["lr", "samples_per_s", "tokens_per_s"]
 SPLIT_COLOURS = {"train": (31, 119, 180), "val": (230, 110, 0), "test": (44, 160, 44)}
 EXTRA_COLOURS = [(214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194)]
 AXIS_PEN, TEXT_PEN = "#6b7280", "#2d333a"
-REDRAW_MS = 33
+# Redraws at most 10 times a second: live enough to watch, and a redraw of the plots costs
+# ~10 ms of the UI thread (axes and text), which on a 2-core machine is taken from training.
+REDRAW_MS = 100
 LEFT_AXIS_WIDTH = 60
 
 
@@ -97,6 +100,12 @@ class CurvesPanel(QWidget):
         self._series: dict[tuple[str, str, str], _Series] = {}
         self._clock = EpochClock()
         self._x_cache: dict[tuple[str, str, str], tuple[int, int, np.ndarray]] = {}
+        # View ranges the panel manages (None: the user zoomed or panned; pyqtgraph's "A"
+        # button hands the plot back). x is shared: the plots' x axes are linked.
+        self._x_range: tuple[float, float] | None = None
+        self._auto_x = True
+        self._y_ranges: dict[str, tuple[float, float] | None] = {}
+        self._auto_y: dict[str, bool] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
@@ -153,7 +162,7 @@ class CurvesPanel(QWidget):
 
         self.smoothing_slider.valueChanged.connect(self._on_smoothing)
         self.log_check.toggled.connect(self._on_log)
-        self.epochs_radio.toggled.connect(lambda _=None: self._mark_all_dirty())
+        self.epochs_radio.toggled.connect(self._on_x_mode)
         self.export_png_button.clicked.connect(self._export_png_dialog)
         self.export_csv_button.clicked.connect(self._export_csv_dialog)
         self._on_smoothing(self.smoothing_slider.value())
@@ -169,6 +178,9 @@ class CurvesPanel(QWidget):
             axis = item.getAxis(side)
             axis.setPen(AXIS_PEN)
             axis.setTextPen(TEXT_PEN)
+            # An SI prefix that follows the range rewrites the axis label on every new point
+            # and the layout change costs a second paint of the plot.
+            axis.enableAutoSIPrefix(False)
         # Same left-axis width everywhere: linked x axes align by screen position, so plots
         # with wider tick labels would otherwise show a shifted x range.
         item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
@@ -179,6 +191,11 @@ class CurvesPanel(QWidget):
         item.showGrid(x=True, y=True, alpha=0.12)
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
+        view = item.getViewBox()
+        view.disableAutoRange()  # the panel sets stable ranges itself (see _fit_ranges)
+        view.sigRangeChangedManually.connect(lambda mask, n=name: self._user_moved(n, mask))
+        self._auto_y[name] = True
+        self._y_ranges[name] = None
         item.setMenuEnabled(True)
         item.setLogMode(False, self.log_check.isChecked())
         self._set_x_label(item)
@@ -268,7 +285,7 @@ class CurvesPanel(QWidget):
 
     # data in --------------------------------------------------------------------------------
     def add_metric(self, event: Metric) -> None:
-        """Append one point; the plots redraw at most ~30 times a second."""
+        """Append one point; the plots redraw at most ~10 times a second."""
         self.add_points(event.name, event.split, event.axis, [event.x], [event.value])
 
     def add_points(self, name: str, split: str, axis: str, xs, ys, steps=None) -> None:
@@ -309,6 +326,9 @@ class CurvesPanel(QWidget):
         self._hover_lines.clear()
         self._series.clear()
         self._x_cache.clear()
+        self._x_range, self._auto_x = None, True
+        self._y_ranges.clear()
+        self._auto_y.clear()
         self._clock = EpochClock()
         self._empty_label.setVisible(True)
         self.hover_label.setText(" ")
@@ -404,6 +424,59 @@ class CurvesPanel(QWidget):
                     series.raw.setVisible(False)
         for name in touched:
             self._guard_flat_range(name)
+        if touched:
+            self._fit_ranges(touched)
+
+    def _on_x_mode(self, _checked: bool = False) -> None:
+        self._x_range = None  # steps and epochs have different x values
+        self._mark_all_dirty()
+
+    def _user_moved(self, name: str, mask) -> None:
+        """The user zoomed or panned a plot: stop fitting what they moved."""
+        if mask is None or mask[0]:
+            self._auto_x = False
+        if mask is None or mask[1]:
+            self._auto_y[name] = False
+
+    def _fit_ranges(self, names) -> None:
+        """Keep each plot's view on its data with ranges that rarely change (x_view_range)."""
+        log_y = self.log_check.isChecked()
+        x_lo, x_hi = math.inf, -math.inf
+        for name, plot in self._plots.items():
+            view = plot.getPlotItem().getViewBox()
+            auto_x, auto_y = view.autoRangeEnabled()
+            if auto_x or auto_y:  # pyqtgraph's "A" button: hand the plot back to the panel
+                self._auto_x = self._auto_x or bool(auto_x)
+                self._auto_y[name] = self._auto_y.get(name, True) or bool(auto_y)
+                view.disableAutoRange()
+                self._y_ranges[name] = None
+                self._x_range = None
+            y_lo, y_hi = math.inf, -math.inf
+            for series in self._series.values():
+                if series.key[0] != name or not len(series.data):
+                    continue
+                xs, ys = self._display_x(series), series.data.ys
+                keep = np.isfinite(xs) & np.isfinite(ys)
+                if log_y:
+                    keep &= ys > 0
+                if not keep.any():
+                    continue
+                xs, ys = xs[keep], ys[keep]
+                x_lo, x_hi = min(x_lo, float(xs.min())), max(x_hi, float(xs.max()))
+                if log_y:
+                    ys = np.log10(ys)
+                y_lo, y_hi = min(y_lo, float(ys.min())), max(y_hi, float(ys.max()))
+            if name in names and self._auto_y.get(name, True) and y_lo <= y_hi:
+                new = y_view_range(y_lo, y_hi, self._y_ranges.get(name))
+                if new != self._y_ranges.get(name):
+                    self._y_ranges[name] = new
+                    view.setYRange(*new, padding=0)
+        if self._auto_x and x_lo <= x_hi:
+            new = x_view_range(x_lo, x_hi, self._x_range)
+            if new != self._x_range:
+                self._x_range = new
+                first = next(iter(self._plots.values()))
+                first.getPlotItem().getViewBox().setXRange(*new, padding=0)  # linked: all
 
     def _guard_flat_range(self, name: str) -> None:
         """Give a constant curve (a fixed learning rate) a sensible y range: without this the
@@ -434,6 +507,8 @@ class CurvesPanel(QWidget):
         for name, plot in self._plots.items():
             plot.getPlotItem().setLogMode(False, on)
             self._guard_flat_range(name)
+            self._y_ranges[name] = None
+        self._fit_ranges(set(self._plots))
 
     # hover ----------------------------------------------------------------------------------
     def hover_text(self, name: str, x: float) -> str:
