@@ -17,9 +17,11 @@ iteration 2000, 100-120 s of training loop, 42-50 ms per iteration. Targets: val
 Prints a table and writes ``benchmarks/results/text_nanogpt.json``. The app's run uses a
 temporary data folder (run.json, checkpoints at every evaluation, tokenizer, metrics) exactly
 as the GUI and CLI do; samples during training are off by default because nanoGPT's loop has
-none (``--samples`` turns them on: 200 tokens at every evaluation). The machine is shared, so
-the load average before and after each loop is recorded: compare the two loops of one run,
-not figures from different runs.
+none (``--samples`` turns them on: 200 tokens at every evaluation). ``--extra-seeds`` (default
+1 and 2) trains both loops again with other seeds and reports their final validation losses:
+one run's loss moves by a few hundredths with the seed, as large as the target's margin. The
+machine is shared, so the load average before and after each loop is recorded: compare the two
+loops of one run, not figures from different runs.
 """
 
 from __future__ import annotations
@@ -55,13 +57,13 @@ def load_average() -> list[float]:
         return []
 
 
-def run_app(iters: int, samples: bool) -> dict:
+def run_app(iters: int, samples: bool, seed: int = CONFIG["seed"]) -> dict:
     """The app's path: make_train_job -> Trainer, into a run folder in a temporary home."""
     from playground.core import events as ev
     from playground.core.jobs import JobContext, run_job
     from playground.text.train import TextTrainConfig, make_train_job
 
-    cfg = TextTrainConfig(**{**CONFIG, "max_iters": iters,
+    cfg = TextTrainConfig(**{**CONFIG, "max_iters": iters, "seed": seed,
                              "sample_tokens": 200 if samples else 0})
     logs: list[str] = []
 
@@ -90,7 +92,7 @@ def run_app(iters: int, samples: bool) -> dict:
             "load_after": load_average()}
 
 
-def run_plain(iters: int) -> dict:
+def run_plain(iters: int, seed: int = CONFIG["seed"]) -> dict:
     """A plain PyTorch loop of the same model, written the way nanoGPT's train.py is."""
     import numpy as np
     import torch
@@ -105,8 +107,8 @@ def run_plain(iters: int) -> dict:
     val = torch.tensor([stoi[c] for c in text[n:]], dtype=torch.long)
     c = CONFIG
     bs, T = c["batch_size"], c["block_size"]
-    torch.manual_seed(c["seed"])
-    np.random.seed(c["seed"])
+    torch.manual_seed(seed)
+    np.random.seed(seed)
 
     def get_batch(data):
         ix = torch.randint(len(data) - T, (bs,))
@@ -179,6 +181,10 @@ def main() -> int:
     parser.add_argument("--skip-plain", action="store_true", help="only the app's loop")
     parser.add_argument("--samples", action="store_true",
                         help="generate a 200-token sample at every evaluation (app only)")
+    parser.add_argument("--extra-seeds", type=int, nargs="*", default=[1, 2], metavar="SEED",
+                        help="more seeds for both loops; their final validation losses show "
+                             "how much of a difference between the two is seed noise "
+                             "(default: 1 2; none: --extra-seeds)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not DATA.is_file():
@@ -197,12 +203,22 @@ def main() -> int:
         print("plain PyTorch loop:", flush=True)
         plain = run_plain(args.iters)
 
+    finals = {"app": {CONFIG["seed"]: app["final_val_loss"]},
+              "plain": {CONFIG["seed"]: plain["final_val_loss"]} if plain else {}}
+    for seed in args.extra_seeds:
+        print(f"seed {seed}:", flush=True)
+        finals["app"][seed] = run_app(args.iters, args.samples, seed)["final_val_loss"]
+        if plain:
+            finals["plain"][seed] = run_plain(args.iters, seed)["final_val_loss"]
+    seed_means = {k: round(sum(v.values()) / len(v), 4) for k, v in finals.items() if v}
+
     mid = sum(NANOGPT["train_seconds"]) / 2
     figures = {
         "config": CONFIG | {"max_iters": args.iters},
         "threads": args.threads, "torch": torch.__version__,
         "machine": platform.platform(), "cpu_count": os.cpu_count(),
         "app": app, "plain": plain, "nanogpt_reference": NANOGPT, "targets": TARGETS,
+        "final_val_loss_by_seed": finals, "final_val_loss_mean_over_seeds": seed_means,
         "ratio_app_to_plain_train_seconds":
             round(app["train_seconds"] / plain["train_seconds"], 3) if plain else None,
         "ratio_app_to_plain_ms_per_iter":
@@ -229,6 +245,12 @@ def main() -> int:
         print(f"plain: {plain['ms_per_iter']:.1f} ms/iter, {plain['train_seconds']:.1f} s loop, "
               f"final val loss {plain['final_val_loss']:.4f}")
         print(f"app / plain time: {figures['ratio_app_to_plain_train_seconds']:.3f}")
+    if args.extra_seeds:
+        for name, by_seed in finals.items():
+            if by_seed:
+                print(f"{name} final val loss by seed: "
+                      + ", ".join(f"{k}: {v:.4f}" for k, v in by_seed.items())
+                      + f"  (mean {seed_means[name]:.4f})")
     print(f"app / nanoGPT (110 s): {figures['ratio_app_to_nanogpt_train_seconds']['vs_110s_mid']}"
           f"  (target <= {TARGETS['time_ratio_to_nanogpt']})")
     print(f"saved {args.out}")

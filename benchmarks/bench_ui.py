@@ -102,7 +102,7 @@ def app_job(x, y, batch: int, epochs: int, render: bool = True) -> tuple[float, 
     from playground.ui.jobs import JobRunner
     from playground.ui.widgets.curves import CurvesPanel
 
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     panel = CurvesPanel()
     panel.resize(900, 600)
     panel.show()

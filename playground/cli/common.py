@@ -44,7 +44,8 @@ class TerminalContext(JobContext):
             self._write(f"run folder: {event.run_dir}")
         elif isinstance(event, ev.ModelSummary):
             self._write(f"model {event.model}: {event.parameters:,} parameters "
-                        f"({event.trainable:,} trainable){' — ' + event.details if event.details else ''}")
+                        f"({event.trainable:,} trainable)"
+                        f"{' — ' + event.details if event.details else ''}")
         elif isinstance(event, ev.Progress):
             self._progress(event)
         elif isinstance(event, ev.Metric):

@@ -6,8 +6,16 @@ import logging
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QSpinBox, QTabWidget,
-                               QToolBar, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSpinBox,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
 
 from playground import APP_NAME, __version__
 from playground.ui import jobs

@@ -216,8 +216,8 @@ class ImageTab(QWidget):
             return
         from playground.vision.jobs import model_info_job
 
-        self.info_runner.start(model_info_job(cfg, num_classes=max(2, self.view.class_table.rowCount())),
-                               "cpu")
+        classes = max(2, self.view.class_table.rowCount())
+        self.info_runner.start(model_info_job(cfg, num_classes=classes), "cpu")
 
     def _on_info_finished(self, event: ev.Event) -> None:
         if isinstance(event, ev.Finished) and isinstance(event.result, dict):
@@ -374,7 +374,8 @@ class ImageTab(QWidget):
         self._sources = dict(inputs)
         from playground.vision.jobs import make_predict_job
 
-        job = make_predict_job(run_dir, inputs, top_k=5, gradcam=self.view.gradcam_check.isChecked(),
+        gradcam = self.view.gradcam_check.isChecked()
+        job = make_predict_job(run_dir, inputs, top_k=5, gradcam=gradcam,
                                cache=self._predictors, device=self.appctx.device)
         self.predict_runner.start(job, self.appctx.device)
 

@@ -49,8 +49,13 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core.events import Metric
-from playground.ui.widgets.curve_data import (EpochClock, SeriesData, ema, x_view_range,
-                                               y_view_range)
+from playground.ui.widgets.curve_data import (
+    EpochClock,
+    SeriesData,
+    ema,
+    x_view_range,
+    y_view_range,
+)
 
 __all__ = ["CurvesPanel", "ema", "metric_title"]
 
