@@ -31,6 +31,7 @@ Public API::
 
 from __future__ import annotations
 
+import abc
 import io
 import json
 import os
@@ -119,43 +120,43 @@ class StreamDecoder:
         return after[len(before):]
 
 
-class Tokenizer:
+class Tokenizer(abc.ABC):
     """What the trainer, the generator and the UI need of a tokenizer."""
 
     kind: str = ""
 
     @property
-    def vocab_size(self) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def vocab_size(self) -> int: ...
 
     @property
     def spec(self) -> str:
         return self.kind if self.kind == "char" else f"{self.kind}:{self.vocab_size}"
 
+    @abc.abstractmethod
     def encode(self, text: str, strict: bool = False) -> list[int]:
         """Token ids of ``text``; ``strict`` raises TokenizerError on unknown characters."""
-        raise NotImplementedError
 
     def encode_array(self, text: str) -> np.ndarray:
         """Token ids of a whole corpus as an int64 array (fast path for training data)."""
         return np.asarray(self.encode(text), dtype=np.int64)
 
-    def decode(self, ids: Sequence[int]) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def decode(self, ids: Sequence[int]) -> str: ...
 
-    def id_to_piece(self, token: int) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def id_to_piece(self, token: int) -> str: ...
 
     def pieces(self, text: str) -> list[str]:
         """How ``text`` is cut: one string per token, as the tokenizer writes it."""
         return [self.id_to_piece(i) for i in self.encode(text)]
 
+    @abc.abstractmethod
     def unknown_chars(self, text: str) -> list[str]:
         """Characters of ``text`` that are not in the vocabulary, in order of first use."""
-        raise NotImplementedError
 
-    def save(self, folder: str | os.PathLike) -> Path:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def save(self, folder: str | os.PathLike) -> Path: ...
 
     def stream_decoder(self, prompt_ids: Sequence[int] = ()) -> StreamDecoder:
         return StreamDecoder(self, prompt_ids)

@@ -117,6 +117,15 @@ class ByteTokenizer(Tokenizer):
     def decode(self, ids):
         return bytes(ids).decode("utf-8", errors="replace")
 
+    def id_to_piece(self, token):
+        return bytes([token]).decode("latin-1")
+
+    def unknown_chars(self, text):
+        return []
+
+    def save(self, folder):
+        raise OSError("a test tokenizer is not saved")
+
 
 def test_stream_decoder_waits_for_whole_characters():
     tok = ByteTokenizer()
