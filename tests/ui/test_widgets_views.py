@@ -161,3 +161,25 @@ def test_sample_text_view_streams_without_newlines(qtbot):
     assert view.text().endswith("\n\n── step 5 ──\nthat is")
     assert len(view.text()) <= 30
     assert QFontInfo(view.font()).fixedPitch()
+
+
+def test_fill_combo_keeps_the_choice_and_says_when_empty(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    from playground.ui.widgets.combo import fill_combo
+
+    combo = QComboBox()
+    qtbot.addWidget(combo)
+    changes = []
+    combo.currentIndexChanged.connect(changes.append)
+    fill_combo(combo, [("run a", "/a"), ("run b", "/b")])
+    assert combo.currentData() == "/a"
+    combo.setCurrentIndex(1)
+    changes.clear()
+    fill_combo(combo, [("run c", "/c"), ("run a", "/a"), ("run b", "/b")])
+    assert combo.currentData() == "/b" and changes == []  # kept, quietly
+    fill_combo(combo, [("run c", "/c")], select="/c")
+    assert combo.currentText() == "run c"
+    fill_combo(combo, [], empty="No runs yet")
+    assert combo.count() == 1 and combo.currentData() is None
+    assert combo.currentText() == "No runs yet"

@@ -23,6 +23,7 @@ from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.tabs.image_config import image_config_class
 from playground.ui.tabs.image_view import IMAGE_SUFFIXES, ImageTabView
+from playground.ui.widgets.combo import fill_combo
 
 log = logging.getLogger(__name__)
 
@@ -311,15 +312,12 @@ class ImageTab(QWidget):
     def refresh_runs(self, select: str | None = None) -> None:
         from playground.core.runs import RunStore
 
-        combo = self.view.run_combo
-        previous = select or combo.currentData()
-        combo.blockSignals(True)
-        combo.clear()
         try:
             runs = RunStore().list("image")
         except OSError as exc:
             self.appctx.error(f"Could not list runs: {exc}")
             runs = []
+        items = []
         for run in runs:
             try:
                 info = run.info()
@@ -329,12 +327,9 @@ class ImageTab(QWidget):
                 continue
             acc = (info.get("result") or {}).get("best_val_accuracy")
             label = f"{run.name} · {info.get('model')}" + (f" · {acc:.1%}" if acc else "")
-            combo.addItem(label, str(run.path))
-        if combo.count() == 0:
-            combo.addItem("No trained image runs yet — train one first", None)
-        index = combo.findData(previous) if previous else 0
-        combo.setCurrentIndex(max(0, index))
-        combo.blockSignals(False)
+            items.append((label, str(run.path)))
+        fill_combo(self.view.run_combo, items, select=select,
+                   empty="No trained image runs yet — train one first")
 
     def _on_run_selected(self) -> None:
         self._last_prediction = None

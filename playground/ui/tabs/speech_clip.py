@@ -33,6 +33,7 @@ from playground.ui.recorder import (
     Recorder,
 )
 from playground.ui.tabs.speech_view import ERROR_STYLE, MUTED_STYLE, WARNING_STYLE, SpeechTabView
+from playground.ui.widgets.combo import fill_combo
 
 log = logging.getLogger(__name__)
 
@@ -389,29 +390,26 @@ class ClipController(QObject):
             self.appctx.error(f"Could not list runs: {exc}")
             keyword_runs, ctc_runs = [], []
         v = self.view
-        self._fill_runs(v.run_combo, keyword_runs, select, "best_val_accuracy", "{:.1%}",
-                        "No trained keyword runs yet — train one first")
-        self._fill_runs(v.transcriber_combo, ctc_runs, select, "best_cer", "CER {:.1%}", None)
-        v.transcriber_combo.addItem(WAV2VEC2_TITLE, "wav2vec2")
+        fill_combo(v.run_combo, self._run_items(keyword_runs, "best_val_accuracy", "{:.1%}"),
+                   select=select, empty="No trained keyword runs yet — train one first")
+        # the CTC runs, then wav2vec 2.0 (chosen when nothing else is)
+        fill_combo(v.transcriber_combo,
+                   [*self._run_items(ctc_runs, "best_cer", "CER {:.1%}"),
+                    (WAV2VEC2_TITLE, "wav2vec2")],
+                   select=select if select in {r["path"] for r in ctc_runs} else None)
         if v.transcriber_combo.currentData() is None:
             v.transcriber_combo.setCurrentIndex(v.transcriber_combo.count() - 1)
 
     @staticmethod
-    def _fill_runs(combo, runs: list[dict[str, Any]], select: str | None, key: str, fmt: str,
-                   empty: str | None) -> None:
-        previous = select or combo.currentData()
-        combo.blockSignals(True)
-        combo.clear()
+    def _run_items(runs: list[dict[str, Any]], key: str, fmt: str) -> list[tuple[str, str]]:
+        """(label, folder) of each run: name, model and its score under ``key``."""
+        items = []
         for run in runs:
             score = run["result"].get(key)
             label = f"{run['name']} · {run['model']}" + (f" · {fmt.format(score)}"
                                                          if isinstance(score, float) else "")
-            combo.addItem(label, run["path"])
-        if not runs and empty:
-            combo.addItem(empty, None)
-        index = combo.findData(previous) if previous else 0
-        combo.setCurrentIndex(max(0, index))
-        combo.blockSignals(False)
+            items.append((label, run["path"]))
+        return items
 
     def _on_run_selected(self) -> None:
         self.last_prediction = None

@@ -30,6 +30,7 @@ from playground.text.train import TextTrainConfig, check_config
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.tabs.text_view import ERROR_STYLE, MUTED_STYLE, GenerateView, pieces_html
+from playground.ui.widgets.combo import fill_combo
 
 log = logging.getLogger(__name__)
 
@@ -503,15 +504,12 @@ class GenerateMode(QWidget):
         """List the saved text runs that have a checkpoint (newest first)."""
         from playground.core.runs import RunStore
 
-        combo = self.view.run_combo
-        previous = select or combo.currentData()
-        combo.blockSignals(True)
-        combo.clear()
         try:
             runs = RunStore().list("text")
         except OSError as exc:
             self.appctx.error(f"Could not list the text runs: {exc}")
             runs = []
+        items = []
         for run in runs:
             if not (run.best_checkpoint.is_file() or run.last_checkpoint.is_file()):
                 continue
@@ -527,12 +525,9 @@ class GenerateMode(QWidget):
             label = f"{run.name} · {str(info.get('model', '')).upper()} · {tok}"
             label += f" · val loss {loss:.3f}" if loss is not None else ""
             label += " · training…" if info.get("status") == "training" else ""
-            combo.addItem(label, str(run.path))
-        if combo.count() == 0:
-            combo.addItem("No trained text runs yet — train one first", None)
-        index = combo.findData(previous) if previous else 0
-        combo.setCurrentIndex(max(0, index))
-        combo.blockSignals(False)
+            items.append((label, str(run.path)))
+        fill_combo(self.view.run_combo, items, select=select,
+                   empty="No trained text runs yet — train one first")
         self._on_run_selected()
 
     def _on_run_selected(self) -> None:
