@@ -35,7 +35,7 @@ PAGES = {
     "speech": {"audio": 0, "training": 1, "evaluation": 2},
 }
 DEFAULT_PAGE = {"image": "predict", "text": "attention", "speech": "audio"}
-DEFAULT_AMOUNT = {"image": None, "text": 300, "speech": 6}  # None: the demo recipe's
+DEFAULT_AMOUNT = {"image": None, "text": 1000, "speech": 6}  # None: the demo recipe's
 TAB_TITLES = {"image": "Image recognition", "text": "Text", "speech": "Speech"}
 
 

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTableWidget,
     QTabWidget,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
 from playground.ui.widgets.bars import TopKBars
 from playground.ui.widgets.curves import CurvesPanel
 from playground.ui.widgets.dropzone import DropZone
@@ -85,29 +85,8 @@ class ImageTabView(QWidget):
         model_layout.addWidget(self.model_info)
         model_layout.addWidget(self.form)
 
-        scroll_content = QWidget()
-        scroll_layout = QVBoxLayout(scroll_content)
-        scroll_layout.setContentsMargins(0, 0, 0, 0)
-        scroll_layout.addWidget(data_box)
-        scroll_layout.addWidget(model_box)
-        scroll_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(scroll_content)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left_layout.addWidget(scroll, 1)
-
-        buttons = QHBoxLayout()
-        self.train_button = QPushButton("Train")
-        self.train_button.setDefault(True)
-        self.train_button.setShortcut("Ctrl+Return")
-        self.train_button.setToolTip("Train a new run with these settings (Ctrl+Enter)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.setShortcut("Ctrl+.")
-        self.stop_button.setToolTip("Stop training; the weights learned so far are kept (Ctrl+.)")
-        buttons.addWidget(self.train_button, 2)
-        buttons.addWidget(self.stop_button, 1)
+        left_layout.addWidget(settings_scroll(data_box, model_box), 1)
+        buttons, self.train_button, self.stop_button = train_stop_buttons()
         left_layout.addLayout(buttons)
         left.setMinimumWidth(340)
         splitter.addWidget(left)

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
 from playground.ui.widgets.audio_views import (
     LevelMeter,
     PosteriorgramView,
@@ -162,29 +162,8 @@ class SpeechTabView(QWidget):
         self.forms.addWidget(self.ctc_form)
         model.addWidget(self.forms)
 
-        content = QWidget()
-        content_layout = QVBoxLayout(content)
-        content_layout.setContentsMargins(0, 0, 0, 0)
-        content_layout.addWidget(data_box)
-        content_layout.addWidget(model_box)
-        content_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        layout.addWidget(scroll, 1)
-
-        buttons = QHBoxLayout()
-        self.train_button = QPushButton("Train")
-        self.train_button.setDefault(True)
-        self.train_button.setShortcut("Ctrl+Return")
-        self.train_button.setToolTip("Train a new run with these settings (Ctrl+Enter)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.setShortcut("Ctrl+.")
-        self.stop_button.setToolTip("Stop training; the weights learned so far are kept (Ctrl+.)")
-        buttons.addWidget(self.train_button, 2)
-        buttons.addWidget(self.stop_button, 1)
+        layout.addWidget(settings_scroll(data_box, model_box), 1)
+        buttons, self.train_button, self.stop_button = train_stop_buttons()
         layout.addLayout(buttons)
         left.setMinimumWidth(360)
         return left

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.ui.tabs.attention_view import AttentionPanel
+from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
 from playground.ui.widgets.curves import CurvesPanel
 from playground.ui.widgets.dropzone import DropZone
 from playground.ui.widgets.logview import LogView, SampleTextView
@@ -79,11 +79,7 @@ class GenerateView(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        content = QWidget()
-        content_layout = QVBoxLayout(content)
-        content_layout.setContentsMargins(0, 0, 0, 0)
-        content_layout.addWidget(self._corpus_box())
-        content_layout.addWidget(self._tokenizer_box())
+        corpus_box, tokenizer_box = self._corpus_box(), self._tokenizer_box()
         model_box = QGroupBox("Model and training")
         model_layout = QVBoxLayout(model_box)
         self.model_info = _label("Parameter count appears when PyTorch has loaded.", MUTED_STYLE)
@@ -91,25 +87,10 @@ class GenerateView(QWidget):
         model_layout.addWidget(self.model_info)
         self.form = SchemaForm(form_cls, exclude=("tokenizer",))
         model_layout.addWidget(self.form)
-        content_layout.addWidget(model_box)
-        content_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left_layout.addWidget(scroll, 1)
-        buttons = QHBoxLayout()
-        self.train_button = QPushButton("Train")
-        self.train_button.setDefault(True)
-        self.train_button.setShortcut("Ctrl+Return")
-        self.train_button.setToolTip("Train a new language model with these settings "
-                                     "(Ctrl+Enter)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.setShortcut("Ctrl+.")
-        self.stop_button.setToolTip("Stop training; what was learned so far is kept (Ctrl+.)")
-        buttons.addWidget(self.train_button, 2)
-        buttons.addWidget(self.stop_button, 1)
+        left_layout.addWidget(settings_scroll(corpus_box, tokenizer_box, model_box), 1)
+        buttons, self.train_button, self.stop_button = train_stop_buttons(
+            "Train a new language model with these settings",
+            "Stop training; what was learned so far is kept")
         left_layout.addLayout(buttons)
         left.setMinimumWidth(380)
         splitter.addWidget(left)
