@@ -23,6 +23,7 @@ from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.tabs.image_config import image_config_class
 from playground.ui.tabs.image_view import IMAGE_SUFFIXES, ImageTabView
+from playground.ui.tabs.settings_column import request_stop, show_training
 from playground.ui.widgets.combo import fill_combo
 
 log = logging.getLogger(__name__)
@@ -259,19 +260,11 @@ class ImageTab(QWidget):
         self.appctx.info(f"Training {cfg.model} on {self.data_spec}…")
 
     def stop_training(self) -> None:
-        if self.train_runner.is_busy():
-            self.train_runner.cancel()
-            self.view.stop_button.setEnabled(False)
-            self.view.stop_button.setText("Stopping…")
+        request_stop(self.train_runner, self.view.stop_button)
 
     def _on_train_busy(self, busy: bool) -> None:
         v = self.view
-        v.train_button.setEnabled(not busy)
-        v.stop_button.setEnabled(busy)
-        v.stop_button.setText("Stop")
-        v.form.setEnabled(not busy)
-        v.source_combo.setEnabled(not busy)
-        v.data_drop.setEnabled(not busy)
+        show_training(v.train_button, v.stop_button, busy, (v.form, v.source_combo, v.data_drop))
 
     def _on_train_event(self, event: ev.Event) -> None:
         v = self.view

@@ -1,4 +1,4 @@
-"""The left column every task tab shares: its settings boxes in a scroll area, and Train/Stop."""
+"""The left column every task tab shares: settings in a scroll area, Train/Stop and their states."""
 
 from __future__ import annotations
 
@@ -37,3 +37,21 @@ def train_stop_buttons(train_tip: str = "Train a new run with these settings",
     row.addWidget(train, 2)
     row.addWidget(stop, 1)
     return row, train, stop
+
+
+def request_stop(runner, stop_button: QPushButton) -> None:
+    """Stop the running job; the button reads "Stopping…" until the runner is idle again."""
+    if runner.is_busy():
+        runner.cancel()
+        stop_button.setEnabled(False)
+        stop_button.setText("Stopping…")
+
+
+def show_training(train_button: QPushButton, stop_button: QPushButton, busy: bool,
+                  settings: tuple[QWidget, ...] = ()) -> None:
+    """Train/Stop and the settings that must not change mid-run, for a running or idle job."""
+    train_button.setEnabled(not busy)
+    stop_button.setEnabled(busy)
+    stop_button.setText("Stop")
+    for widget in settings:
+        widget.setEnabled(not busy)

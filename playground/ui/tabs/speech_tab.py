@@ -27,6 +27,7 @@ from playground.speech.train import CTCTrainConfig, KeywordTrainConfig
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.recorder import AudioBackend
+from playground.ui.tabs.settings_column import request_stop, show_training
 from playground.ui.tabs.speech_clip import ClipController, DatasetTarget
 from playground.ui.tabs.speech_view import (
     ERROR_STYLE,
@@ -434,19 +435,13 @@ class SpeechTab(QWidget):
         self.appctx.info(f"Training {cfg.model} on {spec}…")
 
     def stop_training(self) -> None:
-        if self.train_runner.is_busy():
-            self.train_runner.cancel()
-            self.view.stop_button.setEnabled(False)
-            self.view.stop_button.setText("Stopping…")
+        request_stop(self.train_runner, self.view.stop_button)
 
     def _on_train_busy(self, busy: bool) -> None:
         v = self.view
-        v.train_button.setEnabled(not busy)
-        v.stop_button.setEnabled(busy)
-        v.stop_button.setText("Stop")
-        for widget in (v.keyword_form, v.ctc_form, v.source_combo, v.data_drop, v.pattern_edit,
-                       v.keywords_button, v.ctc_button):
-            widget.setEnabled(not busy)
+        show_training(v.train_button, v.stop_button, busy,
+                      (v.keyword_form, v.ctc_form, v.source_combo, v.data_drop, v.pattern_edit,
+                       v.keywords_button, v.ctc_button))
 
     def _on_train_event(self, event: ev.Event) -> None:
         v = self.view

@@ -29,6 +29,7 @@ from playground.text.jobs import GenerateOptions
 from playground.text.train import TextTrainConfig, check_config
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
+from playground.ui.tabs.settings_column import request_stop, show_training
 from playground.ui.tabs.text_view import ERROR_STYLE, MUTED_STYLE, GenerateView, pieces_html
 from playground.ui.widgets.combo import fill_combo
 
@@ -450,18 +451,12 @@ class GenerateMode(QWidget):
                          f"{cfg.max_iters:,} iterations…")
 
     def stop_training(self) -> None:
-        if self.train_runner.is_busy():
-            self.train_runner.cancel()
-            self.view.stop_button.setEnabled(False)
-            self.view.stop_button.setText("Stopping…")
+        request_stop(self.train_runner, self.view.stop_button)
 
     def _on_train_busy(self, busy: bool) -> None:
         v = self.view
-        v.train_button.setEnabled(not busy)
-        v.stop_button.setEnabled(busy)
-        v.stop_button.setText("Stop")
-        for widget in (v.form, v.source_combo, v.corpus_drop, v.tokenizer_combo, v.vocab_spin):
-            widget.setEnabled(not busy)
+        show_training(v.train_button, v.stop_button, busy,
+                      (v.form, v.source_combo, v.corpus_drop, v.tokenizer_combo))
         v.vocab_spin.setEnabled(not busy and self.tokenizer_spec() != "char")
         v.build_tokenizer_button.setEnabled(not busy and not self.tokenizer_runner.is_busy())
 
