@@ -60,9 +60,14 @@ def _open(tab_name: str):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PLAYGROUND_HOME", tempfile.mkdtemp(prefix="playground-shot-"))
     import torch  # noqa: F401 - loaded up front, as the app's warm-up thread does
+    from PySide6.QtCore import QSettings
 
     from playground.ui.app import create_window
 
+    # a fresh window every time, and the user's own window settings left alone
+    settings_dir = tempfile.mkdtemp(prefix="playground-shot-settings-")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, settings_dir)
     app, window = create_window()
     window.resize(1500, 950)
     tab = window.tab_widgets[TAB_TITLES[tab_name]]
