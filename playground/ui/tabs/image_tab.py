@@ -104,12 +104,13 @@ class ImageTab(QWidget):
         v.files_list.currentItemChanged.connect(self._on_file_selected)
 
     def _on_torch_ready(self) -> None:
-        self.apply_recipe()
+        self.apply_recipe(announce=False)  # at start-up the form just shows the demo's recipe
         self.load_data_preview()
         self.update_model_info()
 
-    def apply_recipe(self) -> None:
-        """Put the chosen demo's tuned settings into the form (folders keep what is there)."""
+    def apply_recipe(self, announce: bool = True) -> None:
+        """Put the chosen demo's tuned settings into the form (folders keep what is there);
+        ``announce`` says so in the status bar (when the user picked the demo)."""
         if not self.appctx.torch_loaded or not self.data_spec.startswith("demo:"):
             return
         from playground.vision.demo import DEMOS, apply_recipe
@@ -119,8 +120,9 @@ class ImageTab(QWidget):
         if not recipe:
             return
         self.view.form.set_value(apply_recipe(self._config_or_default(), self.data_spec))
-        settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items())
-        self.appctx.info(f"Recommended settings for {DEMOS[name].title}: {settings}.")
+        if announce:
+            settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items())
+            self.appctx.info(f"Recommended settings for {DEMOS[name].title}: {settings}.")
 
     # data -----------------------------------------------------------------------------------
     def _on_source_changed(self) -> None:
