@@ -54,3 +54,20 @@ def test_damaged_run_is_listed_not_fatal(qtbot):
     assert "damaged" in tab.table.item(0, 3).text()
     tab.table.selectRow(0)  # selecting it shows the problem instead of crashing
     assert "damaged" in tab.details.toPlainText()
+
+
+def test_newest_run_is_shown_and_an_empty_plot_says_what_to_do(qtbot):
+    tab = RunsTab(AppContext())
+    qtbot.addWidget(tab)
+    assert tab.table.rowCount() == 0
+    assert "Select runs" in tab.plot.getPlotItem().titleLabel.text
+    assert not tab.plot.getPlotItem().getAxis("left").isVisible()
+    store = RunStore()
+    _make_run(store, "older", [0.5])
+    _make_run(store, "newest", [0.6, 0.8])
+    tab.refresh()
+    first = tab.runs[0]  # the list is newest first (same-second runs: by name)
+    assert [r.path for r in tab.selected_runs()] == [first.path]
+    assert first.name in tab.details.toPlainText()
+    assert tab.plot.getPlotItem().listDataItems()  # its curve, with axes back
+    assert tab.plot.getPlotItem().getAxis("left").isVisible()

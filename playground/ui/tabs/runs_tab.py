@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
@@ -83,7 +84,9 @@ class RunsTab(QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Run"), QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
         splitter.addWidget(self.table)
         lower = QSplitter(Qt.Orientation.Horizontal)
@@ -94,6 +97,9 @@ class RunsTab(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.addLegend()
+        for side in ("left", "bottom"):
+            self.plot.getPlotItem().getAxis(side).enableAutoSIPrefix(False)  # 0.75, not 750 m
+        self._show_plot_hint()
         lower.addWidget(self.plot)
         lower.setSizes([400, 700])
         splitter.addWidget(lower)
@@ -127,7 +133,8 @@ class RunsTab(QWidget):
                 self.table.setItem(row, col, QTableWidgetItem(str(value)))
             if str(run.path) in selected:
                 self.table.selectRow(row)
-        self.table.resizeColumnsToContents()
+        if not self.selected_runs() and self.runs:
+            self.table.selectRow(0)  # the newest run, so its details show at once
 
     def selected_runs(self) -> list[Run]:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
@@ -137,7 +144,7 @@ class RunsTab(QWidget):
         runs = self.selected_runs()
         if not runs:
             self.details.clear()
-            self.plot.clear()
+            self._show_plot_hint()
             return
         texts = []
         keys: list[str] = []
@@ -169,11 +176,24 @@ class RunsTab(QWidget):
         self.metric_combo.blockSignals(False)
         self._plot_selected()
 
+    def _show_plot_hint(self, text: str = "Select runs above (Ctrl-click for several) to "
+                                          "compare one metric of each here.") -> None:
+        item = self.plot.getPlotItem()
+        self.plot.clear()
+        item.setTitle(f'<span style="color:#787878">{text}</span>')
+        item.hideAxis("left")
+        item.hideAxis("bottom")
+
     def _plot_selected(self) -> None:
         self.plot.clear()
         key = self.metric_combo.currentText()
         if not key:
+            self._show_plot_hint("These runs have no logged metrics yet.")
             return
+        item = self.plot.getPlotItem()
+        item.setTitle(None)
+        item.showAxis("left")
+        item.showAxis("bottom")
         axis_name = ""
         for i, run in enumerate(self.selected_runs()):
             xs, ys, axis = metric_series(run, key)
