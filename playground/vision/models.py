@@ -244,7 +244,7 @@ def model_info(name: str, num_classes: int = 10, **kwargs: Any) -> dict[str, Any
     try:
         with torch.device("meta"):
             model = build_model(name, num_classes, **kwargs)
-    except (NotImplementedError, RuntimeError):
+    except (NotImplementedError, RuntimeError):  # an op without a meta kernel: count for real
         model = build_model(name, num_classes, **kwargs)
     total, trainable = count_parameters(model)
     return {"name": entry.name, "title": entry.title, "family": entry.family,

@@ -24,11 +24,17 @@ def _reference_ema(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 @pytest.fixture
-def panel(qtbot):
+def empty_panel(qtbot):
     p = CurvesPanel()
     qtbot.addWidget(p)
     p.resize(900, 600)
     p.show()
+    return p
+
+
+@pytest.fixture
+def panel(empty_panel):
+    p = empty_panel
     rng = np.random.default_rng(0)
     for step in range(1, STEPS + 1):
         p.add_metric(Metric("loss", 2.0 * np.exp(-step / 600) + 0.1 * rng.random(), step))
@@ -184,15 +190,6 @@ def test_view_ranges_grow_in_round_steps():
     assert lo2 <= 0.2 and 0.4 <= hi2 < 0.6
     flat = y_view_range(3e-3, 3e-3, None)
     assert flat[0] < 3e-3 < flat[1] and flat[1] - flat[0] > 1e-4
-
-
-@pytest.fixture
-def empty_panel(qtbot):
-    p = CurvesPanel()
-    qtbot.addWidget(p)
-    p.resize(900, 600)
-    p.show()
-    return p
 
 
 def test_new_points_keep_the_view_until_they_leave_it(empty_panel):
