@@ -432,6 +432,10 @@ class CurvesPanel(QWidget):
             self._guard_flat_range(name)
         if touched:
             self._fit_ranges(touched)
+            # Apply the new ranges now: pyqtgraph otherwise applies them while preparing the
+            # paint, and that change asks for a second paint of every linked plot.
+            for plot in self._plots.values():
+                plot.getPlotItem().getViewBox().prepareForPaint()
 
     def _on_x_mode(self, _checked: bool = False) -> None:
         self._x_range = None  # steps and epochs have different x values
