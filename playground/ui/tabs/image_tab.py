@@ -23,7 +23,7 @@ from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.tabs.image_config import image_config_class
 from playground.ui.tabs.image_view import IMAGE_SUFFIXES, ImageTabView
-from playground.ui.tabs.settings_column import request_stop, show_training
+from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
 from playground.ui.widgets.combo import fill_combo
 
 log = logging.getLogger(__name__)
@@ -270,17 +270,10 @@ class ImageTab(QWidget):
 
     def _on_train_event(self, event: ev.Event) -> None:
         v = self.view
-        if isinstance(event, ev.Metric):
-            v.curves.add_metric(event)
-        elif isinstance(event, ev.ConfusionMatrix):
-            v.confusion.set_confusion(event)
-            v.eval_title.setText(f"Confusion matrix after epoch {event.epoch} (validation)")
-        elif isinstance(event, ev.ClassReport):
-            v.report.set_report(event)
-        elif isinstance(event, ev.ImageSamples):
+        if show_common_event(v, event):
+            return
+        if isinstance(event, ev.ImageSamples):
             v.misclassified.set_samples(event)
-        elif isinstance(event, ev.Log):
-            v.log.append_line(event.message, event.level)
         elif isinstance(event, ev.RunStarted):
             self.current_run = event.run_dir
             v.log.append_line(f"Run folder: {event.run_dir}")

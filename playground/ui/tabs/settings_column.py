@@ -55,3 +55,26 @@ def show_training(train_button: QPushButton, stop_button: QPushButton, busy: boo
     stop_button.setText("Stop")
     for widget in settings:
         widget.setEnabled(not busy)
+
+
+def show_common_event(view, event) -> bool:
+    """Render the training events every task tab shows alike; False for the others.
+
+    Metric points go to ``view.curves``, log lines to ``view.log``, and, where the view has
+    them, confusion matrices to ``view.confusion`` (titled in ``view.eval_title``) and
+    per-class reports to ``view.report``.
+    """
+    from playground.core import events as ev
+
+    if isinstance(event, ev.Metric):
+        view.curves.add_metric(event)
+    elif isinstance(event, ev.Log):
+        view.log.append_line(event.message, event.level)
+    elif isinstance(event, ev.ConfusionMatrix) and hasattr(view, "confusion"):
+        view.confusion.set_confusion(event)
+        view.eval_title.setText(f"Confusion matrix after epoch {event.epoch} (validation)")
+    elif isinstance(event, ev.ClassReport) and hasattr(view, "report"):
+        view.report.set_report(event)
+    else:
+        return False
+    return True

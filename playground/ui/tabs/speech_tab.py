@@ -27,7 +27,7 @@ from playground.speech.train import CTCTrainConfig, KeywordTrainConfig
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.recorder import AudioBackend
-from playground.ui.tabs.settings_column import request_stop, show_training
+from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
 from playground.ui.tabs.speech_clip import ClipController, DatasetTarget
 from playground.ui.tabs.speech_view import (
     ERROR_STYLE,
@@ -445,21 +445,14 @@ class SpeechTab(QWidget):
 
     def _on_train_event(self, event: ev.Event) -> None:
         v = self.view
-        if isinstance(event, ev.Metric):
-            v.curves.add_metric(event)
-        elif isinstance(event, ev.ConfusionMatrix):
-            v.confusion.set_confusion(event)
-            v.eval_title.setText(f"Confusion matrix after epoch {event.epoch} (validation)")
-        elif isinstance(event, ev.ClassReport):
-            v.report.set_report(event)
-        elif isinstance(event, ev.SampleText):
+        if show_common_event(v, event):
+            return
+        if isinstance(event, ev.SampleText):
             v.samples.append_sample(event.text, f"step {event.step}")
             v.eval_samples.set_text(event.text)
         elif isinstance(event, ev.Alignment):
             v.eval_posteriorgram.set_alignment(event.posteriors, event.labels, event.emissions,
                                                event.frame_seconds)
-        elif isinstance(event, ev.Log):
-            v.log.append_line(event.message, event.level)
         elif isinstance(event, ev.RunStarted):
             self.current_run = event.run_dir
             v.log.append_line(f"Run folder: {event.run_dir}")

@@ -29,7 +29,7 @@ from playground.text.jobs import GenerateOptions
 from playground.text.train import TextTrainConfig, check_config
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
-from playground.ui.tabs.settings_column import request_stop, show_training
+from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
 from playground.ui.tabs.text_view import ERROR_STYLE, MUTED_STYLE, GenerateView, pieces_html
 from playground.ui.widgets.combo import fill_combo
 
@@ -462,13 +462,12 @@ class GenerateMode(QWidget):
 
     def _on_train_event(self, event: ev.Event) -> None:
         v = self.view
-        if isinstance(event, ev.Metric):
-            if event.name != "samples_per_s":  # tokens/s says the same for text
-                v.curves.add_metric(event)
-        elif isinstance(event, ev.SampleText):
+        if isinstance(event, ev.Metric) and event.name == "samples_per_s":
+            return  # tokens/s says the same for text
+        if show_common_event(v, event):
+            return
+        if isinstance(event, ev.SampleText):
             v.samples.append_sample(event.prompt + event.text, header=f"step {event.step}")
-        elif isinstance(event, ev.Log):
-            v.log.append_line(event.message, event.level)
         elif isinstance(event, ev.RunStarted):
             self.current_run = event.run_dir
             v.log.append_line(f"Run folder: {event.run_dir}")
