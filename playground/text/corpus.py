@@ -8,13 +8,18 @@
 * ``"demo:pydoc"``: the built-in corpus that needs no download, the English text of Python's
   own help topics (``pydoc_data.topics``, shipped with CPython), about 465 000 characters.
 
-Files are read as bytes and decoded as UTF-8 (a byte-order mark is dropped; Windows line ends
-become ``\\n``). Text that is not valid UTF-8 is decoded with replacement characters and the
-corpus records a warning saying how many bytes were replaced (``Corpus.warnings``; the training
-job emits each as a ``Log`` event with level ``warning``). Bad input raises
-:class:`~playground.core.errors.DatasetError` naming the file: a missing path, a folder without
-``.txt`` files, an empty file, a binary file (NUL bytes, or mostly bytes that are not text).
-In a folder or a list, empty files are skipped with a warning as long as some text remains.
+Files are read as bytes and decoded by their byte-order mark (UTF-8, UTF-16 LE/BE, UTF-32
+LE/BE), else as UTF-8; Windows line ends become ``\\n``. A file read as UTF-16 or UTF-32 gets a
+warning saying so, and ``Corpus.encodings`` records it. Text that is not valid UTF-8 is decoded
+with replacement characters and the corpus records a warning saying how many bytes were
+replaced and on which line the first one is (``Corpus.warnings``; the training job emits each as
+a ``Log`` event with level ``warning``). Bad input raises
+:class:`~playground.core.errors.DatasetError` naming the file: a missing path, something that
+is not a regular file (a named pipe, a device, a socket), an unreadable file or folder (with
+the reason, e.g. permission denied), a folder without ``.txt`` files, an empty file, a binary
+file (NUL bytes, or mostly bytes that are not text), a file whose bytes break its own
+byte-order mark (naming the line). In a folder or a list, empty files are skipped with a
+warning as long as some text remains; unreadable sub-folders are skipped with a warning.
 
 The train/validation split is contiguous: the first 90 % of the characters train, the last
 10 % validate (``Corpus.split()``), as nanoGPT does for Shakespeare.
@@ -24,10 +29,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playground.core.data import decode_bom, os_reason
 from playground.core.errors import DatasetError
 
 DEMO_PYDOC = "demo:pydoc"
@@ -59,6 +66,7 @@ class Corpus:
     source: str                       # the spec as given: a path, a folder, or demo:pydoc
     files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> encoding, if not UTF-8
 
     @property
     def stats(self) -> CorpusStats:
@@ -74,7 +82,8 @@ class Corpus:
     def describe(self) -> dict:
         """What run.json records about the corpus."""
         return {"source": self.source, "files": self.files[:50], "n_files": len(self.files),
-                **self.stats.as_dict(), "warnings": list(self.warnings)}
+                **self.stats.as_dict(), "warnings": list(self.warnings),
+                "encodings": dict(list(self.encodings.items())[:50])}
 
 
 def pydoc_text() -> str:
@@ -87,51 +96,129 @@ def pydoc_text() -> str:
     return "\n\n".join(topics[key].strip("\n") for key in sorted(topics)) + "\n"
 
 
+def _looks_like_utf16(data: bytes) -> bool:
+    """NUL bytes at every other position: UTF-16 text saved without a byte-order mark."""
+    sample = data[:4096]
+    half = len(sample) // 2
+    return half >= 2 and max(sample[0::2].count(0), sample[1::2].count(0)) >= 0.8 * half
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data[:offset].count(b"\n") + 1
+
+
 def decode_text(data: bytes, name: str) -> tuple[str, str | None]:
     """Decode ``data`` (the bytes of file ``name``) as text; return (text, warning or None).
 
-    Raises DatasetError for binary data: NUL bytes, more than 30 % undecodable bytes, or more
-    than 10 % control characters.
+    A byte-order mark picks the encoding (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE); without one
+    the text is UTF-8. Raises DatasetError for binary data: NUL bytes, more than 30 %
+    undecodable bytes, or more than 10 % control characters; and for a file whose bytes do
+    not follow its byte-order mark (naming the line).
     """
-    if b"\x00" in data:
-        raise DatasetError(f"{name} is a binary file (it contains NUL bytes), not text. "
-                           "Use plain-text (.txt) files.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    text, warning, _ = _decode(data, name)
+    return text, warning
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str | None, str]:
+    """``(text, warning or None, encoding name)``; see :func:`decode_text`."""
     warning = None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        # surrogateescape maps each undecodable byte to one lone surrogate we can count
-        raw = data.decode("utf-8", errors="surrogateescape")
-        bad = sum(m.end() - m.start() for m in _BAD_BYTE.finditer(raw))
-        if bad > 0.3 * len(data):
-            raise DatasetError(f"{name} does not look like text: {bad} of {len(data)} bytes "
-                               "are not UTF-8. Use plain-text (.txt) files.") from None
-        text = _BAD_BYTE.sub("\ufffd", raw)
-        warning = (f"{name} is not valid UTF-8: {bad} byte{'s' * (bad != 1)} could not be "
-                   "decoded and were replaced with \ufffd. Save the file as UTF-8 to keep "
-                   "every character.")
+    by_bom = decode_bom(data, name)
+    if by_bom is not None:
+        text, encoding = by_bom
+        if "\x00" in text:
+            raise DatasetError(f"{name} is a binary file (it contains NUL characters), not "
+                               "text. Use plain-text (.txt) files.")
+        if encoding != "UTF-8":
+            warning = (f"{name} was read as {encoding} (it starts with a {encoding} byte-order "
+                       "mark).")
+    else:
+        encoding = "UTF-8"
+        if b"\x00" in data:
+            if _looks_like_utf16(data):
+                raise DatasetError(
+                    f"{name} looks like UTF-16 text without a byte-order mark, which cannot "
+                    "be read reliably. Save it as UTF-8 (or as UTF-16 with a byte-order mark).")
+            raise DatasetError(f"{name} is a binary file (it contains NUL bytes), not text. "
+                               "Use plain-text (.txt) files.")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = _line_of(data, exc.start)
+            # surrogateescape maps each undecodable byte to one lone surrogate we can count
+            raw = data.decode("utf-8", errors="surrogateescape")
+            bad = sum(m.end() - m.start() for m in _BAD_BYTE.finditer(raw))
+            if bad > 0.3 * len(data):
+                raise DatasetError(f"{name} does not look like text: {bad} of {len(data)} bytes "
+                                   f"are not UTF-8 (the first on line {line}). Use plain-text "
+                                   "(.txt) files saved as UTF-8.") from None
+            text = _BAD_BYTE.sub("\ufffd", raw)
+            warning = (f"{name} is not valid UTF-8: {bad} byte{'s' * (bad != 1)} could not be "
+                       f"decoded (the first on line {line}) and were replaced with \ufffd. "
+                       "Save the file as UTF-8 to keep every character.")
     sample = text[:100_000]
     if sample and len(_CONTROL.findall(sample)) > 0.1 * len(sample):
         raise DatasetError(f"{name} does not look like text (mostly control characters). "
                            "Use plain-text (.txt) files.")
-    return text.replace("\r\n", "\n").replace("\r", "\n"), warning
+    return text.replace("\r\n", "\n").replace("\r", "\n"), warning, encoding
 
 
-def _expand(spec: str | os.PathLike) -> tuple[list[Path], bool]:
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_GIVE = f"Give a .txt file, a folder of them, or {DEMO_PYDOC} for the built-in corpus."
+
+
+def _txt_files(folder: Path, warnings: list[str]) -> list[Path]:
+    """``*.txt`` regular files under ``folder`` (links to folders are not followed, so a link
+    loop cannot hang); sub-folders that cannot be read are skipped with a warning."""
+    try:
+        with os.scandir(folder):
+            pass
+    except OSError as exc:
+        raise DatasetError(f"The folder {folder} cannot be read ({os_reason(exc)}). Check its "
+                           "permissions, or choose another folder.") from exc
+    unreadable: list[str] = []
+
+    def onerror(exc: OSError) -> None:
+        unreadable.append(f"{exc.filename} ({os_reason(exc)})")
+
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=onerror):
+        dirnames.sort()
+        for name in filenames:
+            p = Path(dirpath) / name
+            if p.suffix.lower() == ".txt" and p.is_file():
+                files.append(p)
+    if unreadable:
+        warnings.append(f"{len(unreadable)} sub-folder(s) of {folder} could not be read and "
+                        f"were skipped: {', '.join(unreadable[:5])}.")
+    return sorted(files)
+
+
+def _expand(spec: str | os.PathLike, warnings: list[str] | None = None
+            ) -> tuple[list[Path], bool]:
     """Files named by one path; the flag says whether they came from a folder."""
+    warnings = [] if warnings is None else warnings
     path = Path(spec).expanduser()
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".txt")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise DatasetError(f"{path} is a link to something that does not exist. "
+                               f"{_GIVE}") from None
+        raise DatasetError(f"{path} does not exist. {_GIVE}") from None
+    except OSError as exc:
+        raise DatasetError(f"{path} cannot be reached ({os_reason(exc)}). {_GIVE}") from exc
+    if stat.S_ISDIR(st.st_mode):
+        files = _txt_files(path, warnings)
         if not files:
             raise DatasetError(f"The folder {path} has no .txt files. Drop plain-text files "
                                "or a folder that contains some.")
         return files, True
-    if path.is_file():
+    if stat.S_ISREG(st.st_mode):
         return [path], False
-    raise DatasetError(f"{path} does not exist. Give a .txt file, a folder of them, or "
-                       f"{DEMO_PYDOC} for the built-in corpus.")
+    kind = next((k for test, k in _NOT_REGULAR if test(st.st_mode)), "a special file")
+    raise DatasetError(f"{path} is {kind}, not a regular file: it cannot be read as a "
+                       f"corpus. {_GIVE}")
 
 
 def load_corpus(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> Corpus:
@@ -146,24 +233,28 @@ def load_corpus(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> Corpus
         raise DatasetError("No corpus was given: drop .txt files or choose the built-in one.")
     files: list[Path] = []
     many = len(specs) > 1
+    texts, names, warnings = [], [], []
     for s in specs:
-        found, from_folder = _expand(s)
+        found, from_folder = _expand(s, warnings)
         files += found
         many = many or from_folder
-    texts, names, warnings = [], [], []
+    encodings: dict[str, str] = {}
     for path in files:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise DatasetError(f"{path} could not be read ({exc.strerror or exc}).") from exc
+            raise DatasetError(f"{path} could not be read ({os_reason(exc)}). Check the file's "
+                               "permissions, or leave it out of the corpus.") from exc
         if not data.strip():
             if many:
                 warnings.append(f"{path} is empty and was skipped.")
                 continue
             raise DatasetError(f"{path} is empty: the corpus needs some text to learn from.")
-        text, warning = decode_text(data, str(path))
+        text, warning, encoding = _decode(data, str(path))
         if warning:
             warnings.append(warning)
+        if encoding != "UTF-8":
+            encodings[str(path)] = encoding
         texts.append(text)
         names.append(str(path))
     if not texts:
@@ -171,4 +262,4 @@ def load_corpus(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> Corpus
                            f"{'s' * (len(files) != 1)}): it needs some text to learn from.")
     joined = texts[0] if len(texts) == 1 else "\n\n".join(t.rstrip("\n") for t in texts) + "\n"
     source = str(specs[0]) if len(specs) == 1 else ", ".join(map(str, specs))
-    return Corpus(joined, source, files=names, warnings=warnings)
+    return Corpus(joined, source, files=names, warnings=warnings, encodings=encodings)
