@@ -31,6 +31,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from playground.core import events as ev
+from playground.core.data import os_reason
 from playground.core.errors import DatasetError, ImageDecodeError
 from playground.core.jobs import JobContext
 
@@ -112,7 +113,7 @@ def _open_checked(path: Path) -> Image.Image:
     except FileNotFoundError as exc:
         raise ImageDecodeError(f"{path.name}: file not found.") from exc
     except OSError as exc:
-        raise ImageDecodeError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from exc
+        raise ImageDecodeError(f"{path.name}: cannot be read ({os_reason(exc)}).") from exc
     if size == 0:
         raise ImageDecodeError(f"{path.name}: empty file (0 bytes).")
     try:
@@ -123,7 +124,11 @@ def _open_checked(path: Path) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError(f"{path.name}: too many pixels (refused as a possible "
                                "decompression bomb).") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
+    except OSError as exc:
+        if exc.errno is not None:  # the system refused or failed to read: not the image's fault
+            raise ImageDecodeError(f"{path.name}: cannot be read ({os_reason(exc)}).") from exc
+        raise ImageDecodeError(f"{path.name}: corrupt header ({exc}).") from exc
+    except (ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"{path.name}: corrupt header ({exc}).") from exc
     width, height = img.size
     if width < 1 or height < 1:
@@ -151,7 +156,9 @@ def _decode(img: Image.Image, name: str, draft: tuple[int, int] | None = None) -
                                "decompression bomb).") from exc
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as exc:
         text = str(exc)
-        if "truncated" in text.lower():
+        if isinstance(exc, OSError) and exc.errno is not None:
+            reason = f"cannot be read ({os_reason(exc)})"
+        elif "truncated" in text.lower():
             reason = "truncated file"
         elif "unsupported colour mode" in text:
             reason = text
@@ -273,11 +280,22 @@ def _subfolders(path: Path) -> list[Path]:
         raise DatasetError(f"Cannot read the folder {path} ({exc.strerror or exc}).") from exc
 
 
-def _files_under(folder: Path) -> tuple[list[Path], Counter]:
-    """Image files (recursively, hidden ones skipped) and a count of other suffixes."""
+def _files_under(folder: Path, unreadable: list[tuple[str, str]] | None = None
+                 ) -> tuple[list[Path], Counter]:
+    """Image files (recursively, hidden ones skipped) and a count of other suffixes.
+
+    Folders that cannot be listed are added to ``unreadable`` as ``(path, reason)``; links to
+    folders are not followed (no link loops).
+    """
     images: list[Path] = []
     others: Counter = Counter()
-    for dirpath, dirnames, filenames in os.walk(folder):
+
+    def onerror(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((str(exc.filename or folder),
+                               f"folder cannot be read: {os_reason(exc)}"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=onerror):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
                              and not d.startswith("__MACOSX"))
         for name in sorted(filenames):
@@ -357,14 +375,27 @@ def scan_folder(path: str | os.PathLike, ctx: JobContext | None = None, *,
     classes = [d.name for d in class_dirs]
     found: dict[str, list[Path]] = {}
     others: Counter = Counter()
+    folder_errors: list[tuple[str, str]] = []  # (folder, reason) of folders that cannot be read
+
+    def listed(d: Path) -> tuple[list[Path], Counter]:
+        errors: list[tuple[str, str]] = []
+        images, other = _files_under(d, errors)
+        if errors and Path(errors[0][0]) == d:
+            raise DatasetError(
+                f"The class folder {d.name!r} in {d.parent} cannot be read "
+                f"({errors[0][1].split(': ', 1)[-1]}). Fix its permissions, or move it out of "
+                "the dataset folder.")
+        folder_errors.extend(errors)
+        return images, other
+
     for d in class_dirs:
-        images, other = _files_under(d)
+        images, other = listed(d)
         found[d.name] = images
         others += other
     val_found: dict[str, list[Path]] = {}
     if val_root is not None:
         for d in _subfolders(val_root):
-            images, other = _files_under(d)
+            images, other = listed(d)
             others += other
             if d.name not in found:
                 raise DatasetError(
@@ -375,9 +406,21 @@ def scan_folder(path: str | os.PathLike, ctx: JobContext | None = None, *,
     total = sum(len(v) for v in found.values())
     if total == 0:
         kinds = f" Found only other files ({_kinds(others)})." if others else ""
-        raise DatasetError(f"No images found in the class folders of {root}.{kinds} Supported "
-                           f"image types: {', '.join(sorted(IMAGE_EXTENSIONS))}.")
+        locked = (f" {len(folder_errors)} sub-folder(s) could not be read: "
+                  f"{_example_list(folder_errors, root)}." if folder_errors else "")
+        raise DatasetError(f"No images found in the class folders of {root}.{kinds}{locked} "
+                           f"Supported image types: {', '.join(sorted(IMAGE_EXTENSIONS))}.")
     empty = [name for name, files in found.items() if not files]
+    locked_empty = [(name, [e for e in folder_errors
+                            if Path(e[0]).is_relative_to(train_root / name)])
+                    for name in empty]
+    locked_empty = [(name, errs) for name, errs in locked_empty if errs]
+    if locked_empty:
+        name, errs = locked_empty[0]
+        raise DatasetError(
+            f"Class folder {name!r} in {train_root} has no readable images: "
+            f"{_example_list(errs, root)}. Fix the permissions, or move the images into a "
+            "folder that can be read.")
     if empty:
         raise DatasetError(
             f"Class folder(s) {', '.join(repr(n) for n in empty[:5])} in {train_root} have no "
@@ -404,6 +447,7 @@ def scan_folder(path: str | os.PathLike, ctx: JobContext | None = None, *,
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # Stop: drop the queued files
     skipped: list[tuple[str, str]] = [(str(p), r) for p, r in reasons.items() if r]
+    skipped += folder_errors
     bad_classes = [name for name, files in found.items()
                    if files and all(reasons.get(p) for p in files)]
     if bad_classes:
