@@ -16,8 +16,10 @@ Public API (all Qt-free, all numpy):
 - :data:`SUPPORTED_EXTENSIONS`, :func:`supported_formats_text`.
 
 Every problem a user can cause raises :class:`~playground.core.errors.AudioDecodeError` whose
-message names the file, says what is wrong (missing, empty, a text file, an unsupported
-container, corrupt or truncated, no samples, an extreme sample rate) and what to do.
+message names the file, says what is wrong (missing, a broken link, not a regular file, cannot
+be read with the reason such as permission denied, empty, a text file, an unsupported
+container, corrupt or truncated, NaN or infinite samples, no samples, an extreme sample rate)
+and what to do. A file the system refuses to read is never called damaged.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from playground.core.data import os_reason
 from playground.core.errors import AudioDecodeError
 
 log = logging.getLogger(__name__)
@@ -134,12 +138,32 @@ def _looks_like_text(head: bytes) -> bool:
     return printable >= 0.95 * max(1, len(text))
 
 
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _unreadable(path: Path, exc: OSError) -> AudioDecodeError:
+    hint = (" Check the file's permissions." if isinstance(exc, PermissionError)
+            else " Check the file and the drive it is on.")
+    return AudioDecodeError(f"{path.name} cannot be read ({os_reason(exc)}).{hint}")
+
+
 def _precheck(path: Path) -> None:
-    if not path.exists():
-        raise AudioDecodeError(f"Audio file {path} does not exist.")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise AudioDecodeError(f"{path.name} is a link to a file that does not exist.") \
+                from None
+        raise AudioDecodeError(f"Audio file {path} does not exist.") from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if stat.S_ISDIR(st.st_mode):
         raise AudioDecodeError(f"{path} is a folder, not an audio file.")
-    size = path.stat().st_size
+    if not stat.S_ISREG(st.st_mode):  # reading a named pipe would wait forever
+        kind = next((k for test, k in _NOT_REGULAR if test(st.st_mode)), "a special file")
+        raise AudioDecodeError(f"{path.name} is {kind}, not an audio file.")
+    size = st.st_size
     if size == 0:
         raise AudioDecodeError(f"{path.name} is empty (0 bytes): it holds no audio. Record or "
                                "export it again.")
@@ -149,8 +173,11 @@ def _precheck(path: Path) -> None:
             f"{path.name} is {_KNOWN_UNSUPPORTED[ext]}, a container this app cannot read. "
             f"Supported formats: {supported_formats_text()}. Convert it, e.g. "
             f"`ffmpeg -i {path.name} {path.stem}.wav`.")
-    with open(path, "rb") as fh:
-        head = fh.read(512)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
     if _looks_like_text(head):
         raise AudioDecodeError(f"{path.name} is a text file, not audio (it starts with "
                                f"{head[:24].decode('utf-8', 'replace')!r}). Choose an audio "
@@ -187,6 +214,8 @@ def _wav_declared_frames(path: Path) -> int | None:
 
 
 def _decode_error(path: Path, exc: Exception) -> AudioDecodeError:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return _unreadable(path, exc)  # the system failed to read it: not a damaged file
     reason = str(exc).split(":", 1)[-1].strip() if str(exc) else type(exc).__name__
     if "Format not recognised" in str(exc) and path.suffix.lower() not in SUPPORTED_EXTENSIONS:
         return AudioDecodeError(
@@ -299,7 +328,8 @@ def load_audio(path: str | os.PathLike, target_sr: int | None = 16_000, *, offse
             f"but only {len(data) / sr:.2f} s could be decoded. Re-export or re-record it.")
     samples = to_mono(data)
     if not np.isfinite(samples).all():
-        raise AudioDecodeError(f"{path.name} contains invalid (NaN or infinite) samples.")
+        raise AudioDecodeError(f"{path.name} contains invalid (NaN or infinite) samples: the "
+                               "file is damaged. Re-export or re-record it.")
     return resample(samples, sr, target_sr), int(target_sr or sr)
 
 

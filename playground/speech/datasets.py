@@ -7,40 +7,56 @@ DEFAULT_LABEL_PATTERN) -> KeywordDataset``, reads one of three layouts:
 - ``root/train/<label>/…`` and ``root/val/<label>/…`` — the same with its own validation set;
 - ``root/*.wav`` — a flat folder; each label comes from the file name through a regular
   expression with a ``label`` group, by default ``^(?P<label>[^_]+)_`` (``yes_012.wav`` →
-  ``yes``). An invalid pattern, or one without a ``label`` group, raises ConfigError.
+  ``yes``). An invalid pattern, or one without a ``label`` group, raises ConfigError. A user's
+  pattern is matched in a separate Python process with a time limit (:data:`PATTERN_TIME_LIMIT`
+  per file name), so a pattern that backtracks catastrophically (``^(?P<label>(a+)+)b``) is
+  refused with a ConfigError naming the file name instead of hanging the app.
 
 Only file headers are read while scanning (fast): the result lists the labels, the clips, their
 durations (:meth:`KeywordDataset.stats`: counts and clip-length min/mean/max), the unreadable
 files with the reason, and the files whose name the pattern did not match. :func:`load_clips`
-then decodes the clips to fixed-length arrays; files that fail there join ``unreadable``.
-A folder without audio, a dataset with a single label, or a label whose clips all fail raises
-DatasetError naming the problem. Folders whose name starts with ``_`` or ``.`` are skipped
-(e.g. Speech Commands' ``_background_noise_``).
+then decodes the clips to fixed-length arrays; files that fail there join ``unreadable``
+(:meth:`KeywordDataset.drop` removes them; reassigning ``items`` / ``val_items`` keeps the
+durations aligned too). A folder without audio, a dataset with a single label, a label whose
+clips all fail, or a label folder that cannot be read raises DatasetError naming the problem;
+sub-folders that cannot be read are listed in ``unreadable``. Folders whose name starts with
+``_`` or ``.`` are skipped (e.g. Speech Commands' ``_background_noise_``); links to folders are
+not followed (no link loops).
 
 Speech-to-text, :func:`scan_transcript_folder` ``(root, lowercase=True) -> TranscriptDataset``:
 
 - ``root/metadata.csv`` with ``file|transcript`` lines (LJSpeech style; with three columns
   ``id|raw|normalized`` the last is used). The file column may omit the extension and may
-  name files in ``root/`` or ``root/wavs/``.
+  name files in ``root/`` or ``root/wavs/``. Entries with an absolute path or a ``..`` part
+  would reach outside the dataset folder: they are refused, named in a warning and listed in
+  ``unreadable`` (an error if nothing else remains).
 - otherwise audio files each with a same-named ``.txt`` transcript next to them.
 
-Transcripts that are not valid UTF-8 are decoded with replacement; the undecodable bytes are
+Transcripts and metadata.csv are decoded by their byte-order mark (UTF-8, UTF-16, UTF-32), else
+as UTF-8; text that is not valid UTF-8 is decoded with replacement; the undecodable bytes are
 dropped and a warning names the file (``TranscriptDataset.warnings``); training goes on.
 :class:`CharVocab` is the character vocabulary built from the transcripts (index 0 = CTC blank).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import queue
 import re
+import subprocess
+import sys
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
 
 from playground.core import events as ev
+from playground.core.data import decode_bom, os_reason
 from playground.core.errors import AudioDecodeError, ConfigError, DatasetError
 from playground.core.jobs import JobContext
 from playground.speech.audio import SUPPORTED_EXTENSIONS, audio_info, load_audio
@@ -48,6 +64,8 @@ from playground.speech.audio import SUPPORTED_EXTENSIONS, audio_info, load_audio
 DEFAULT_LABEL_PATTERN = r"^(?P<label>[^_]+)_"
 BLANK = "∅"  # how the CTC blank is shown in alignment views
 VAL_FOLDER_NAMES = ("val", "valid", "validation")
+PATTERN_TIME_LIMIT = 1.0
+"""Seconds a label pattern may take on one file name before it is refused as too slow."""
 
 
 def _is_audio(path: Path) -> bool:
@@ -59,17 +77,36 @@ def _skipped_dir(path: Path) -> bool:
     return path.name.startswith((".", "_"))
 
 
-def _audio_files(folder: Path, recursive: bool) -> list[Path]:
-    if not recursive:
-        return sorted(p for p in folder.iterdir() if _is_audio(p))
+def _audio_files(folder: Path, recursive: bool,
+                 unreadable: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """Audio files in ``folder`` (and below, skipping ``.``/``_`` folders, not following links
+    to folders). Folders that cannot be listed are added to ``unreadable`` (or, for
+    ``folder`` itself when ``unreadable`` is None, raise DatasetError)."""
+    errors: list[tuple[Path, str]] = []
+
+    def onerror(exc: OSError) -> None:
+        errors.append((Path(exc.filename or folder), f"folder cannot be read: {os_reason(exc)}"))
+
     found = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).parts[:-1]
-        if any(part.startswith((".", "_")) for part in rel):
-            continue
-        if _is_audio(p):
-            found.append(p)
-    return found
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=onerror):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        found += [p for p in (Path(dirpath) / n for n in filenames) if _is_audio(p)]
+        if not recursive:
+            break
+    if unreadable is None and errors and errors[0][0] == folder:
+        raise DatasetError(f"The folder {folder} cannot be read "
+                           f"({errors[0][1].split(': ', 1)[1]}). Check its permissions.")
+    if unreadable is not None:
+        unreadable += errors
+    return sorted(found)
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError as exc:
+        raise DatasetError(f"The folder {folder} cannot be read ({os_reason(exc)}). Check its "
+                           "permissions.") from exc
 
 
 def _describe_failures(failures: Sequence[tuple[Path, str]], limit: int = 5) -> str:
@@ -80,7 +117,11 @@ def _describe_failures(failures: Sequence[tuple[Path, str]], limit: int = 5) -> 
 
 def _short_reason(exc: Exception) -> str:
     text = str(exc)
-    for key, short in (("truncated", "truncated"), ("text file", "a text file, not audio"),
+    for key, short in (("permission denied", "cannot be read: permission denied"),
+                       ("cannot be read (", "cannot be read"),
+                       ("link to a file that does not exist", "a broken link"),
+                       ("NaN or infinite", "NaN or infinite samples"),
+                       ("truncated", "truncated"), ("text file", "a text file, not audio"),
                        ("empty (0 bytes)", "empty"), ("no audio samples", "no samples"),
                        ("sample rate", "unusable sample rate"),
                        ("not in a supported", "unsupported format"),
@@ -111,12 +152,142 @@ def compile_label_pattern(pattern: str) -> re.Pattern[str]:
 def label_from_name(name: str, pattern: str | re.Pattern[str] = DEFAULT_LABEL_PATTERN
                     ) -> str | None:
     """The label in a file name (matched against the name without its extension), or None."""
+    return labels_from_names([name], pattern)[0]
+
+
+def labels_from_names(names: Sequence[str], pattern: str | re.Pattern[str]
+                      = DEFAULT_LABEL_PATTERN, *, time_limit: float = PATTERN_TIME_LIMIT
+                      ) -> list[str | None]:
+    """:func:`label_from_name` for many names, safe against patterns that never finish.
+
+    A user's pattern runs in a separate Python process (``re`` cannot be interrupted inside a
+    thread); a name that takes longer than ``time_limit`` seconds ends it and raises
+    ConfigError naming the pattern and the name. The default pattern runs in-process.
+    """
     compiled = compile_label_pattern(pattern) if isinstance(pattern, str) else pattern
-    stem = Path(name).stem
-    match = compiled.search(stem) or compiled.search(Path(name).name)
-    if not match or not match.group("label"):
-        return None
-    return match.group("label").strip() or None
+    pairs = [(Path(n).stem, Path(n).name) for n in names]
+    if not pairs:
+        return []
+    if compiled.pattern == DEFAULT_LABEL_PATTERN and compiled.flags == re.UNICODE:
+        found = [_search(compiled, stem, name) for stem, name in pairs]
+    else:
+        try:
+            found = _search_in_subprocess(compiled, pairs, time_limit)
+        except _NoSubprocess:
+            _refuse_nested_repeats(compiled)
+            found = [_search(compiled, stem, name) for stem, name in pairs]
+    return [(label.strip() or None) if label else None for label in found]
+
+
+def _search(compiled: re.Pattern[str], stem: str, name: str) -> str | None:
+    match = compiled.search(stem) or compiled.search(name)
+    return match.group("label") if match else None
+
+
+class _NoSubprocess(Exception):  # noqa: N818 - internal signal, never shown
+    """A matcher process cannot be used here (a frozen app, no interpreter, it died)."""
+
+
+_MATCHER = """
+import json, re, sys
+request = json.loads(sys.stdin.readline())
+rx = re.compile(request["pattern"], request["flags"])
+print("ready", flush=True)
+for stem, name in request["names"]:
+    m = rx.search(stem) or rx.search(name)
+    print(json.dumps(m.group("label") if m else None), flush=True)
+"""
+
+
+def _search_in_subprocess(compiled: re.Pattern[str], pairs: list[tuple[str, str]],
+                          time_limit: float) -> list[str | None]:
+    if getattr(sys, "frozen", False) or not sys.executable:
+        raise _NoSubprocess  # a bundled app's executable is the app, not a Python
+    try:
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _MATCHER],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, encoding="ascii")
+    except OSError as exc:
+        raise _NoSubprocess from exc
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="label-pattern-reader", daemon=True).start()
+    try:
+        request = json.dumps({"pattern": compiled.pattern, "flags": compiled.flags,
+                              "names": pairs})  # ASCII: json escapes everything else
+        try:
+            proc.stdin.write(request + "\n")  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError as exc:
+            raise _NoSubprocess from exc
+        try:
+            ready = lines.get(timeout=30.0)  # start-up, however busy the machine is
+        except queue.Empty:
+            raise _NoSubprocess from None
+        if ready != "ready\n":
+            raise _NoSubprocess
+        found: list[str | None] = []
+        for _stem, name in pairs:
+            try:
+                line = lines.get(timeout=time_limit)
+            except queue.Empty:
+                shown = name if len(name) <= 40 else name[:40] + "…"
+                raise ConfigError(
+                    f"The label pattern {compiled.pattern!r} took more than {time_limit:g} s on "
+                    f"{shown!r}: simplify it. A repetition inside a repetition, like (a+)+, "
+                    f"can take forever on some names. Example: {DEFAULT_LABEL_PATTERN}"
+                ) from None
+            if line is None:
+                raise _NoSubprocess
+            found.append(json.loads(line))
+        return found
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def _refuse_nested_repeats(compiled: re.Pattern[str]) -> None:
+    """Where no matcher process can run: refuse a repetition inside a repetition (or around
+    alternatives), the shape of patterns that backtrack catastrophically."""
+    try:
+        import re._parser as sre_parse  # Python >= 3.11
+    except ImportError:  # pragma: no cover - older Pythons
+        import sre_parse  # type: ignore[no-redef]
+    repeats = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT}
+
+    def walk(items, inside: bool) -> bool:
+        for op, av in items:
+            if op in repeats:
+                lo, hi, sub = av
+                if hi > 1 and inside:
+                    return True
+                if walk(sub, inside or hi > 1):
+                    return True
+            elif op is sre_parse.BRANCH:
+                if inside or any(walk(b, inside) for b in av[1]):
+                    return True
+            elif op is sre_parse.SUBPATTERN:
+                if walk(av[-1], inside):
+                    return True
+            elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT) and walk(av[1], inside):
+                return True
+        return False
+
+    try:
+        risky = walk(sre_parse.parse(compiled.pattern, compiled.flags), False)
+    except Exception:  # noqa: BLE001 - a private parser: when in doubt, match as before
+        return
+    if risky:
+        raise ConfigError(
+            f"The label pattern {compiled.pattern!r} repeats a part that itself repeats or has "
+            "alternatives (like (a+)+ or (a|b)*), which can take forever on some file names: "
+            f"simplify it. Example: {DEFAULT_LABEL_PATTERN}")
 
 
 @dataclass
@@ -133,6 +304,46 @@ class KeywordDataset:
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     unlabeled: list[Path] = field(default_factory=list)
     label_pattern: str = DEFAULT_LABEL_PATTERN
+
+    def __post_init__(self) -> None:
+        seconds: dict[Path, float] = {}
+        for items, durations in ((self.items, self.durations),
+                                 (self.val_items, self.val_durations)):
+            seconds.update((p, d) for (p, _), d in zip(items, durations, strict=True))
+        object.__setattr__(self, "_seconds", seconds)  # every clip's length, by path
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``durations`` run parallel to ``items`` (and ``val_durations`` to ``val_items``):
+        # whoever removes clips from ``items`` gets the durations removed with them.
+        if "_seconds" in self.__dict__:
+            if name in ("items", "val_items"):
+                value = list(value)
+                durations = [self._seconds_of(p) for p, _ in value]
+                object.__setattr__(self, "durations" if name == "items" else "val_durations",
+                                   durations)
+            elif name in ("durations", "val_durations"):
+                items = self.items if name == "durations" else self.val_items
+                if len(value) != len(items):
+                    raise ValueError(f"{name} must have one entry per clip ({len(items)}), "
+                                     f"not {len(value)}")
+                self._seconds.update((p, d) for (p, _), d in zip(items, value, strict=True))
+        object.__setattr__(self, name, value)
+
+    def _seconds_of(self, path: Path) -> float:
+        if path not in self._seconds:
+            try:
+                self._seconds[path] = audio_info(path).duration
+            except AudioDecodeError:
+                self._seconds[path] = 0.0
+        return self._seconds[path]
+
+    def drop(self, failures: Sequence[tuple[Path, str]]) -> None:
+        """Remove clips that failed to decode (``(path, reason)``) and record them as
+        unreadable; ``items``, ``val_items`` and their durations stay aligned."""
+        gone = {Path(p) for p, _ in failures}
+        self.unreadable += [(Path(p), r) for p, r in failures]
+        self.items = [it for it in self.items if Path(it[0]) not in gone]
+        self.val_items = [it for it in self.val_items if Path(it[0]) not in gone]
 
     @property
     def has_own_val(self) -> bool:
@@ -182,12 +393,18 @@ class KeywordDataset:
         return text
 
 
-def _scan_label_folders(root: Path) -> dict[str, list[Path]]:
+def _scan_label_folders(root: Path, unreadable: list[tuple[Path, str]] | None = None
+                        ) -> dict[str, list[Path]]:
+    """Label -> clips of each sub-folder with clips. A label folder that cannot be read is a
+    label with no clips (and its reason goes to ``unreadable``), so it is reported, not lost."""
     groups: dict[str, list[Path]] = {}
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not _skipped_dir(p)):
-        files = _audio_files(sub, recursive=True)
-        if files:
+    for sub in (p for p in _subdirs(root) if not _skipped_dir(p)):
+        errors: list[tuple[Path, str]] = []
+        files = _audio_files(sub, True, errors)
+        if files or any(p == sub for p, _ in errors):
             groups[sub.name] = files
+            if unreadable is not None:
+                unreadable += errors
     return groups
 
 
@@ -214,18 +431,22 @@ def scan_keyword_folder(root: str | Path, label_pattern: str = DEFAULT_LABEL_PAT
     """Find the labels and clips under ``root`` (see the module docstring for layouts)."""
     root = Path(root).expanduser()
     if not root.is_dir():
+        if root.exists() or root.is_symlink():
+            raise DatasetError(f"{root} is not a folder. Choose a folder with one sub-folder "
+                               "of clips per label, or clips named like yes_001.wav.")
         raise DatasetError(f"Dataset folder {root} does not exist.")
     layout = "folders"
     val_groups: dict[str, list[Path]] = {}
     unlabeled: list[Path] = []
-    subdirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+    folder_errors: list[tuple[Path, str]] = []
+    subdirs = {p.name.lower(): p for p in _subdirs(root)}
     val_dir = next((subdirs[n] for n in VAL_FOLDER_NAMES if n in subdirs), None)
     if "train" in subdirs and val_dir is not None and _scan_label_folders(subdirs["train"]):
         layout = "split-folders"
-        groups = _scan_label_folders(subdirs["train"])
-        val_groups = _scan_label_folders(val_dir)
+        groups = _scan_label_folders(subdirs["train"], folder_errors)
+        val_groups = _scan_label_folders(val_dir, folder_errors)
     else:
-        groups = _scan_label_folders(root)
+        groups = _scan_label_folders(root, folder_errors)
     if not groups:
         pattern = compile_label_pattern(label_pattern)
         layout = "filenames"
@@ -234,8 +455,8 @@ def scan_keyword_folder(root: str | Path, label_pattern: str = DEFAULT_LABEL_PAT
             raise DatasetError(
                 f"{root} holds no audio files ({', '.join(SUPPORTED_EXTENSIONS)}): put one "
                 "sub-folder per label with clips in it, or clips named like yes_001.wav.")
-        for f in files:
-            label = label_from_name(f.name, pattern)
+        for f, label in zip(files, labels_from_names([f.name for f in files], pattern),
+                            strict=True):
             if label is None:
                 unlabeled.append(f)
             else:
@@ -257,7 +478,7 @@ def scan_keyword_folder(root: str | Path, label_pattern: str = DEFAULT_LABEL_PAT
     items, durations, unreadable = collect(groups)
     val_items, val_durations, val_bad = collect(val_groups) if val_groups else ([], [], [])
     data = KeywordDataset(root, layout, labels, items, durations, val_items, val_durations,
-                          unreadable + val_bad, unlabeled, label_pattern)
+                          folder_errors + unreadable + val_bad, unlabeled, label_pattern)
     check_keyword_dataset(data)
     return data
 
@@ -266,15 +487,21 @@ def check_keyword_dataset(data: KeywordDataset) -> None:
     """Raise DatasetError when the data cannot train a classifier."""
     counts = data.counts()
     failed_by_label: dict[int, list[tuple[Path, str]]] = {}
-    for path, reason in data.unreadable:
-        for k, lab in enumerate(data.labels):
-            if path.parent.name == lab or label_from_name(path.name, data.label_pattern) == lab:
-                failed_by_label.setdefault(k, []).append((path, reason))
-                break
+    index = {lab: k for k, lab in enumerate(data.labels)}
+    for (path, reason), lab in zip(data.unreadable, _labels_of(data, data.unreadable),
+                                   strict=True):
+        if lab in index:
+            failed_by_label.setdefault(index[lab], []).append((path, reason))
     dead = [lab for lab, n in counts.items() if n == 0]
     if dead:
         lab = dead[0]
         failures = failed_by_label.get(data.labels.index(lab), [])
+        locked = [r for p, r in failures if r.startswith("folder cannot be read")
+                  and p.name == lab]
+        if locked:
+            raise DatasetError(
+                f"The folder of label '{lab}' cannot be read ({locked[0].split(': ', 1)[1]}). "
+                "Fix its permissions, or move it out of the dataset folder.")
         raise DatasetError(
             f"Every clip of label '{lab}' failed to load"
             + (f": {_describe_failures(failures)}" if failures else "")
@@ -290,6 +517,23 @@ def check_keyword_dataset(data: KeywordDataset) -> None:
         if missing:
             raise DatasetError(f"Label '{missing[0]}' has clips in the validation folder but "
                                "none in train/. Add training clips for it.")
+
+
+def _labels_of(data: KeywordDataset, entries: Sequence[tuple[Path, str]]) -> list[str | None]:
+    """The label each ``(path, reason)`` belongs to: its label folder, or its file name."""
+    if data.layout == "filenames":
+        return labels_from_names([Path(p).name for p, _ in entries], data.label_pattern)
+    out: list[str | None] = []
+    for path, _ in entries:
+        try:
+            parts = Path(path).relative_to(data.root).parts
+        except ValueError:
+            out.append(None)
+            continue
+        if data.layout == "split-folders":
+            parts = parts[1:]
+        out.append(parts[0] if parts else None)
+    return out
 
 
 def fit_length(samples: np.ndarray, length: int, mode: str = "center") -> np.ndarray:
@@ -395,15 +639,21 @@ def normalize_transcript(text: str, lowercase: bool = True) -> str:
 
 
 def read_text_file(path: Path) -> tuple[str, str | None]:
-    """``(text, warning)``: UTF-8 (with or without BOM); otherwise decoded with replacement."""
+    """``(text, warning)``: by byte-order mark (UTF-8, UTF-16, UTF-32), else UTF-8; text that
+    is not valid UTF-8 is decoded with replacement. Raises OSError when it cannot be read and
+    DatasetError when its bytes break its own byte-order mark."""
     raw = path.read_bytes()
+    by_bom = decode_bom(raw, path.name)
+    if by_bom is not None:
+        return by_bom[0], None
     try:
-        return raw.decode("utf-8-sig"), None
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         text = raw.decode("utf-8", errors="replace")
-        return text, (f"{path.name} is not valid UTF-8 (first bad byte at offset {exc.start}); "
-                      "undecodable bytes were dropped. Save it as UTF-8 to keep every "
-                      "character.")
+        line = raw[:exc.start].count(b"\n") + 1
+        return text, (f"{path.name} is not valid UTF-8 (first bad byte at offset {exc.start}, "
+                      f"line {line}); undecodable bytes were dropped. Save it as UTF-8 to keep "
+                      "every character.")
 
 
 @dataclass
@@ -440,6 +690,16 @@ class TranscriptDataset:
         return text
 
 
+def _outside_reason(name: str) -> str | None:
+    """Why a metadata.csv entry would reach outside the dataset folder, or None."""
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() \
+            or PureWindowsPath(name).drive or name.startswith(("/", "\\")):
+        return "an absolute path"
+    if ".." in re.split(r"[\\/]", name):
+        return "a '..' path"
+    return None
+
+
 def _resolve_audio(root: Path, name: str) -> Path | None:
     name = name.strip()
     for base in (root, root / "wavs", root / "audio", root / "clips"):
@@ -458,6 +718,7 @@ def _read_metadata(root: Path, meta: Path, lowercase: bool
     text, warning = read_text_file(meta)
     warnings = [warning] if warning else []
     pairs, missing, malformed = [], [], []
+    outside: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -467,6 +728,12 @@ def _read_metadata(root: Path, meta: Path, lowercase: bool
             continue
         name = parts[0].strip()
         transcript = parts[2] if len(parts) >= 3 and parts[2].strip() else parts[1]
+        why = _outside_reason(name)
+        if why is not None:
+            outside.append(f"line {lineno}: {name}")
+            missing.append((Path(name), f"refused: listed in metadata.csv as {name!r}, {why} "
+                                        "outside the dataset folder"))
+            continue
         path = _resolve_audio(root, name)
         if path is None:
             if lineno == 1 and name.lower() in ("file", "filename", "path", "id", "audio"):
@@ -478,6 +745,12 @@ def _read_metadata(root: Path, meta: Path, lowercase: bool
             pairs.append((path, transcript))
         else:
             malformed.append(lineno)
+    if outside:
+        shown = "; ".join(outside[:5]) + (f"; and {len(outside) - 5} more"
+                                          if len(outside) > 5 else "")
+        warnings.append(f"metadata.csv: {len(outside)} entr{'ies' if len(outside) > 1 else 'y'}"
+                        f" pointing outside {root} refused ({shown}). List audio files inside "
+                        "the dataset folder (e.g. wavs/name.wav).")
     if malformed:
         lines = ", ".join(map(str, malformed[:10])) + (" …" if len(malformed) > 10 else "")
         warnings.append(f"metadata.csv: {len(malformed)} line(s) without a 'file|transcript' "
@@ -496,17 +769,29 @@ def scan_transcript_folder(root: str | Path, *, lowercase: bool = True,
     unreadable: list[tuple[Path, str]] = []
     if meta.is_file():
         source = "metadata.csv"
-        pairs, unreadable, warnings = _read_metadata(root, meta, lowercase)
+        try:
+            pairs, unreadable, warnings = _read_metadata(root, meta, lowercase)
+        except OSError as exc:
+            raise DatasetError(f"{meta} cannot be read ({os_reason(exc)}). Check its "
+                               "permissions.") from exc
     else:
         source = "txt"
         pairs = []
-        audio_files = _audio_files(root, recursive=True)
+        _subdirs(root)  # a folder that cannot be listed says so
+        audio_files = _audio_files(root, True, unreadable)
         for f in audio_files:
             txt = f.with_suffix(".txt")
             if not txt.is_file():
                 unreadable.append((f, "no transcript (.txt) next to it"))
                 continue
-            text, warning = read_text_file(txt)
+            try:
+                text, warning = read_text_file(txt)
+            except OSError as exc:
+                unreadable.append((f, f"its transcript cannot be read: {os_reason(exc)}"))
+                continue
+            except DatasetError as exc:
+                unreadable.append((f, f"its transcript is damaged: {exc}"))
+                continue
             if warning:
                 warnings.append(warning)
             transcript = normalize_transcript(text, lowercase)
