@@ -50,9 +50,10 @@ def register(groups, common) -> None:
     train.add_argument("--name", default=None, help="run name (default: model and data)")
     train.add_argument("--max-steps", type=int, default=None, metavar="N",
                        help="stop after N optimisation steps (quick trials)")
-    train.add_argument("--model", default=None, choices=REGISTRY.names(),
-                       help="keywords: kw_cnn (default), kw_gru; ctc: ctc_rnn (default), "
-                            "ctc_conformer")
+    kw_default = next(f.default for f in schema.fields(KeywordTrainConfig) if f.name == "model")
+    train.add_argument("--model", default=None, choices=schema.LazyChoices(REGISTRY.names),
+                       help="a model of the chosen task from the speech registry: "
+                            f"%(choices)s (default: {kw_default})")
     schema.add_arguments(train, KeywordTrainConfig, skip=("model",))
     shared = {f.name for f in schema.fields(KeywordTrainConfig)}
     schema.add_arguments(train, CTCTrainConfig, skip=shared | {"model"})

@@ -5,6 +5,9 @@ metadata (label, help, min/max, choices, group) generates the Qt form (``ui/widg
 schema_form.py``), the CLI flags (field name in kebab-case: ``block_size`` -> ``--block-size``,
 see :func:`add_arguments`) and the JSON saved with the run (:func:`to_dict` / :func:`from_dict`).
 Supported field types: ``int``, ``float``, ``bool``, ``str`` (free text, or one of ``choices``).
+``choices`` may be a callable returning the current choices (``choices=REGISTRY.names``): it is
+called whenever :func:`fields` is read and when the CLI parses (:class:`LazyChoices`), so a model
+registered at run time is a valid choice in the form, the CLI and saved JSON alike.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,16 +25,18 @@ T = TypeVar("T")
 
 
 def option(default: Any, *, label: str, help: str = "", min: float | None = None,  # noqa: A002
-           max: float | None = None, choices: typing.Sequence[str] | None = None,
+           max: float | None = None,
+           choices: typing.Sequence[str] | Callable[[], Iterable[str]] | None = None,
            group: str = "", step: float | None = None, log: bool = False,
            advanced: bool = False) -> Any:
     """Declare a dataclass field with the metadata the form, CLI and JSON need.
 
     ``log`` asks the form for a log-scale spin box (learning rates); ``advanced`` puts the
-    field in a collapsed section of the form.
+    field in a collapsed section of the form. A callable ``choices`` is resolved at use time.
     """
     meta = {"label": label, "help": help, "min": min, "max": max,
-            "choices": tuple(choices) if choices else None, "group": group, "step": step,
+            "choices": choices if callable(choices) else tuple(choices) if choices else None,
+            "group": group, "step": step,
             "log": log, "advanced": advanced}
     return dataclasses.field(default=default, metadata={"playground": meta})
 
@@ -49,6 +55,9 @@ class FieldSpec:
     step: float | None
     log: bool
     advanced: bool
+    # the callable behind ``choices`` when they are resolved lazily (e.g. REGISTRY.names)
+    choices_source: Callable[[], Iterable[str]] | None = dataclasses.field(
+        default=None, compare=False, repr=False)
 
     @property
     def flag(self) -> str:
@@ -66,8 +75,32 @@ def fields(cls: type) -> list[FieldSpec]:
         typ = hints[f.name]
         if typ not in (int, float, bool, str):
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported option type {typ!r}")
-        specs.append(FieldSpec(name=f.name, type=typ, default=f.default, **meta))
+        meta = dict(meta)
+        source = meta["choices"] if callable(meta["choices"]) else None
+        if source is not None:
+            meta["choices"] = tuple(source())
+        specs.append(FieldSpec(name=f.name, type=typ, default=f.default, choices_source=source,
+                               **meta))
     return specs
+
+
+class LazyChoices:
+    """argparse ``choices`` read from a callable each time they are checked or listed."""
+
+    def __init__(self, source: Callable[[], Iterable[str]]) -> None:
+        self.source = source
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(self.source()))
+
+    def __contains__(self, value: object) -> bool:
+        return value in tuple(self.source())
+
+    def __len__(self) -> int:
+        return len(tuple(self.source()))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self.source()))
 
 
 def coerce(spec: FieldSpec, value: Any) -> Any:
@@ -151,9 +184,15 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *,
             group.add_argument(spec.flag, dest=spec.name, default=None,
                                action=argparse.BooleanOptionalAction, help=help_text)
         else:
-            metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.name.upper()
+            choices: Any = spec.choices
+            if spec.choices_source is not None:  # argparse lists them when help is shown
+                choices, metavar = LazyChoices(spec.choices_source), None
+            elif spec.choices:
+                metavar = "{" + ",".join(spec.choices) + "}"
+            else:
+                metavar = spec.name.upper()
             group.add_argument(spec.flag, dest=spec.name, default=None, metavar=metavar,
-                               choices=spec.choices, type=spec.type, help=help_text)
+                               choices=choices, type=spec.type, help=help_text)
 
 
 def from_arguments(cls: type[T], namespace: argparse.Namespace, base: T | None = None) -> T:

@@ -4,7 +4,10 @@
 model is for (``"task": "keywords" | "ctc"``), its natural features (``"features"``), its
 size defaults (``"defaults": {"width": …, "layers": …}``) and which size options it reads
 (``"uses"``). Architectures live in :mod:`playground.speech.nets` (imported on first build,
-so listing models never imports torch).
+so listing models never imports torch). Factories follow the registry convention
+``factory(spec: ModelSpec) -> nn.Module``: ``spec.num_outputs`` is the number of labels (or the
+CTC vocabulary), ``spec.num_inputs`` the feature dimensions per frame, ``spec.config`` the
+train config (``width`` / ``layers`` 0 mean the entry's ``extra["defaults"]``).
 
 - ``kw_cnn``  — CNN over log-mel spectrograms (keywords).
 - ``kw_gru``  — bidirectional GRU over MFCC frames (keywords; ``rnn_cell="lstm"`` for LSTM).
@@ -25,39 +28,55 @@ from __future__ import annotations
 from typing import Any
 
 from playground.core.errors import ConfigError
-from playground.core.registry import ModelEntry, Registry
+from playground.core.registry import ModelEntry, ModelSpec, Registry
 
 REGISTRY = Registry("speech")
 
 
-def _kw_cnn(num_classes: int, in_dims: int, width: int = 32, layers: int = 3,
-            rnn_cell: str = "gru", dropout: float = 0.1):
+# (width, layers) each model uses when the config says 0; also its entry's extra["defaults"]
+DEFAULT_SIZES = {"kw_cnn": (32, 3), "kw_gru": (64, 2), "ctc_rnn": (128, 3),
+                 "ctc_conformer": (96, 4)}
+
+
+def _defaults(name: str) -> dict[str, int]:
+    width, layers = DEFAULT_SIZES[name]
+    return {"width": width, "layers": layers}
+
+
+def _sizes(spec: ModelSpec, name: str) -> dict[str, Any]:
+    """Width, layers (0 = model ``name``'s default) and dropout from ``spec.config``."""
+    cfg = spec.config
+    width, layers = DEFAULT_SIZES[name]
+    return {"width": int(getattr(cfg, "width", 0)) or width,
+            "layers": int(getattr(cfg, "layers", 0)) or layers,
+            "dropout": float(getattr(cfg, "dropout", 0.1))}
+
+
+def _kw_cnn(spec: ModelSpec):
     from playground.speech.nets import KeywordCNN
 
-    return KeywordCNN(num_classes, in_dims, width=width, layers=layers, dropout=dropout)
+    return KeywordCNN(spec.num_outputs, spec.num_inputs, **_sizes(spec, "kw_cnn"))
 
 
-def _kw_rnn(num_classes: int, in_dims: int, width: int = 64, layers: int = 2,
-            rnn_cell: str = "gru", dropout: float = 0.1):
+def _kw_rnn(spec: ModelSpec):
     from playground.speech.nets import KeywordRNN
 
-    return KeywordRNN(num_classes, in_dims, width=width, layers=layers, cell=rnn_cell,
-                      dropout=dropout)
+    return KeywordRNN(spec.num_outputs, spec.num_inputs, **_sizes(spec, "kw_gru"),
+                      cell=getattr(spec.config, "rnn_cell", "gru"))
 
 
-def _ctc_rnn(num_classes: int, in_dims: int, width: int = 128, layers: int = 3,
-             rnn_cell: str = "lstm", dropout: float = 0.1):
+def _ctc_rnn(spec: ModelSpec):
     from playground.speech.nets import CTCRecurrent
 
-    return CTCRecurrent(num_classes, in_dims, width=width, layers=layers, cell=rnn_cell,
-                        dropout=dropout)
+    return CTCRecurrent(spec.num_outputs, spec.num_inputs, **_sizes(spec, "ctc_rnn"),
+                        cell=getattr(spec.config, "rnn_cell", "lstm"))
 
 
-def _ctc_conformer(num_classes: int, in_dims: int, width: int = 96, layers: int = 4,
-                   rnn_cell: str = "gru", dropout: float = 0.1):
+def _ctc_conformer(spec: ModelSpec):
     from playground.speech.nets import CTCConformer
 
-    return CTCConformer(num_classes, in_dims, width=width, layers=layers, dropout=dropout)
+    return CTCConformer(spec.num_outputs, spec.num_inputs,
+                        **_sizes(spec, "ctc_conformer"))
 
 
 REGISTRY.register(ModelEntry(
@@ -65,25 +84,25 @@ REGISTRY.register(ModelEntry(
     description="A temporal residual CNN (TC-ResNet): the log-mel bands are its input "
                 "channels and convolutions slide along time. Fast and accurate for short "
                 "commands.",
-    extra={"task": "keywords", "features": "logmel", "defaults": {"width": 32, "layers": 3},
+    extra={"task": "keywords", "features": "logmel", "defaults": _defaults("kw_cnn"),
            "uses": ("width", "layers", "dropout")}))
 REGISTRY.register(ModelEntry(
     "kw_gru", "GRU over MFCC frames", _kw_rnn, family="RNN",
     description="A bidirectional GRU (or LSTM) reading MFCC frames in time order, pooled over "
                 "time.",
-    extra={"task": "keywords", "features": "mfcc", "defaults": {"width": 64, "layers": 2},
+    extra={"task": "keywords", "features": "mfcc", "defaults": _defaults("kw_gru"),
            "uses": ("width", "layers", "rnn_cell", "dropout")}))
 REGISTRY.register(ModelEntry(
     "ctc_rnn", "Conv + BiLSTM/GRU (CTC)", _ctc_rnn, family="RNN",
     description="Deep Speech 2 in miniature: a convolutional front end then bidirectional "
                 "LSTM (or GRU) layers, trained with CTC to output characters.",
-    extra={"task": "ctc", "features": "logmel", "defaults": {"width": 128, "layers": 3},
+    extra={"task": "ctc", "features": "logmel", "defaults": _defaults("ctc_rnn"),
            "uses": ("width", "layers", "rnn_cell", "dropout")}))
 REGISTRY.register(ModelEntry(
     "ctc_conformer", "Conformer (CTC)", _ctc_conformer, family="Transformer",
     description="Convolutional subsampling then torchaudio's Conformer blocks (self-attention "
                 "plus convolution), trained with CTC.",
-    extra={"task": "ctc", "features": "logmel", "defaults": {"width": 96, "layers": 4},
+    extra={"task": "ctc", "features": "logmel", "defaults": _defaults("ctc_conformer"),
            "uses": ("width", "layers", "dropout")}))
 
 
@@ -119,13 +138,6 @@ def feature_config(cfg: Any):
                          hop_length=int(round(0.01 * sr)), n_mfcc=int(getattr(cfg, "n_mfcc", 20)))
 
 
-def _size_kwargs(entry: ModelEntry, cfg: Any) -> dict[str, Any]:
-    defaults = entry.extra["defaults"]
-    return {"width": int(cfg.width) or defaults["width"],
-            "layers": int(cfg.layers) or defaults["layers"],
-            "rnn_cell": getattr(cfg, "rnn_cell", "gru"), "dropout": float(cfg.dropout)}
-
-
 def _augment(cfg: Any):
     if not getattr(cfg, "spec_augment", False):
         return None
@@ -142,7 +154,8 @@ def build_keyword_model(cfg: Any, num_classes: int):
     entry = _entry(cfg.model, "keywords")
     kind = feature_kind(cfg)
     front = FrontEnd(feature_config(cfg), kind, normalize=True)
-    net = entry.factory(num_classes, front.out_dims, **_size_kwargs(entry, cfg))
+    net = entry.factory(ModelSpec(task="speech", num_outputs=int(num_classes),
+                                  num_inputs=front.out_dims, config=cfg))
     return KeywordModel(front, net, _augment(cfg))
 
 
@@ -153,5 +166,6 @@ def build_ctc_model(cfg: Any, vocab_size: int):
 
     entry = _entry(cfg.model, "ctc")
     front = FrontEnd(feature_config(cfg), "logmel", normalize=False)
-    net = entry.factory(vocab_size, front.out_dims, **_size_kwargs(entry, cfg))
+    net = entry.factory(ModelSpec(task="speech", num_outputs=int(vocab_size),
+                                  num_inputs=front.out_dims, config=cfg))
     return CTCModel(front, net, _augment(cfg), subsampling=2)

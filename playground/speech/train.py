@@ -65,7 +65,7 @@ class KeywordTrainConfig(ClassifierTrainConfig):
     epochs: int = option(8, label="Epochs", min=1, max=10000, group="Training",
                          help="Passes over the training set.")
     batch_size: int = option(64, label="Batch size", min=1, max=4096, group="Training")
-    model: str = option("kw_cnn", label="Model", choices=keyword_model_names(), group="Model",
+    model: str = option("kw_cnn", label="Model", choices=keyword_model_names, group="Model",
                         help="kw_cnn: a CNN over the log-mel spectrogram; kw_gru: a recurrent "
                              "network over MFCC frames.")
     features: str = option("auto", label="Features", choices=("auto", "logmel", "mfcc"),
@@ -110,7 +110,7 @@ class KeywordTrainConfig(ClassifierTrainConfig):
 class CTCTrainConfig:
     """Options of a CTC speech-to-text run."""
 
-    model: str = option("ctc_rnn", label="Model", choices=ctc_model_names(), group="Model",
+    model: str = option("ctc_rnn", label="Model", choices=ctc_model_names, group="Model",
                         help="ctc_rnn: conv front end + bidirectional GRU/LSTM; ctc_conformer: "
                              "conv subsampling + Conformer blocks.")
     epochs: int = option(30, label="Epochs", min=1, max=10000, group="Training")

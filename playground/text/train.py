@@ -57,6 +57,7 @@ from playground.core.errors import ConfigError, DatasetError, JobCancelled
 from playground.core.jobs import JobContext
 from playground.core.schema import option
 from playground.text.corpus import Corpus, load_corpus
+from playground.text.models import TEXT_MODELS
 from playground.text.tokenizers import Tokenizer, build_tokenizer, parse_spec
 
 SAMPLE_TEMPERATURE = 0.8
@@ -66,7 +67,7 @@ SAMPLE_TEMPERATURE = 0.8
 class TextTrainConfig:
     """Options of a language-model training run (defaults: nanoGPT's Shakespeare CPU run)."""
 
-    model: str = option("gpt", label="Model", choices=("gpt", "lstm"), group="Model",
+    model: str = option("gpt", label="Model", choices=TEXT_MODELS.names, group="Model",
                         help="gpt: decoder-only Transformer; lstm: recurrent baseline.")
     tokenizer: str = option("char", label="Tokenizer", group="Data",
                             help="char (one token per character), bpe:N or unigram:N "

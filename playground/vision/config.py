@@ -24,7 +24,7 @@ class ImageTrainConfig(ClassifierTrainConfig):
                                   help="3e-3 suits the small CNN from scratch; use about 1e-3 "
                                        "(fine-tune) to 1e-2 (linear probe) with pretrained "
                                        "models.")
-    model: str = option("small_cnn", label="Model", choices=REGISTRY.names(), group="Model",
+    model: str = option("small_cnn", label="Model", choices=REGISTRY.names, group="Model",
                         help="small_cnn trains from scratch in seconds; the torchvision models "
                              "can start from ImageNet weights.")
     pretrained: bool = option(False, label="Pretrained (ImageNet)", group="Model",

@@ -6,19 +6,37 @@ classes at hand and, for transfer learning, first loads torchvision's ImageNet w
 weights enum's URL is downloaded (with progress, cancellable, clear offline message) into
 ``torch.hub.get_dir()/checkpoints`` - the same file torchvision itself would use - and read
 with ``weights_only=True``. ``linear_probe`` then freezes everything but the new head.
+
+Factories follow the registry convention ``factory(spec: ModelSpec) -> nn.Module``:
+``spec.num_outputs`` classes, ``spec.num_inputs`` 3 (RGB), ``spec.input_size`` the image side,
+``spec.config`` an :class:`ImageModelOptions` (pretrained, transfer, dropout, image size).
+:func:`build_model` checks the options and calls the entry's factory, so an entry registered at
+run time (a builder graph) trains like the built-in ones. Its ``extra`` may give ``min_size``
+/ ``fixed_size`` (pixels); only entries with ``pretrained=True`` accept ``pretrained``.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from playground.core.errors import ConfigError, WeightsUnavailable
 from playground.core.jobs import JobContext
-from playground.core.registry import ModelEntry, Registry
+from playground.core.registry import ModelEntry, ModelSpec, Registry
 
 TRANSFER_MODES = ("fine_tune", "linear_probe")
+
+
+@dataclass(frozen=True)
+class ImageModelOptions:
+    """``ModelSpec.config`` of an image factory: the options of ImageTrainConfig it may read."""
+
+    pretrained: bool = False
+    transfer: str = "fine_tune"
+    dropout: float = 0.0
+    image_size: int = 224
 
 REGISTRY = Registry("image")
 
@@ -47,17 +65,32 @@ _ZOO: dict[str, dict[str, Any]] = {
 }
 
 
+def _small_cnn(spec: ModelSpec):
+    from playground.vision.small_cnn import SmallCNN, SmallCNNConfig
+
+    return SmallCNN(SmallCNNConfig(num_classes=spec.num_outputs, dropout=spec.config.dropout,
+                                   image_size=int(spec.input_size)))
+
+
+def _zoo_factory(name: str):
+    def factory(spec: ModelSpec):
+        return _build_zoo(name, spec)
+
+    factory.__name__ = f"build_{name}"
+    return factory
+
+
 def _register_all() -> None:
     REGISTRY.register(ModelEntry(
         name="small_cnn", title="Small CNN (LeNet-like)", family="CNN",
-        factory=lambda **kw: build_model("small_cnn", **kw),
+        factory=_small_cnn,
         description="Three conv-BN-ReLU blocks and a 2-layer classifier (about 0.1 M "
                     "parameters). Trains from scratch in seconds on the demos.",
         pretrained=False, extra={"min_size": 16}))
     for name, meta in _ZOO.items():
         REGISTRY.register(ModelEntry(
             name=name, title=meta["title"], family=meta["family"],
-            factory=lambda _name=name, **kw: build_model(_name, **kw),
+            factory=_zoo_factory(name),
             description=meta["description"], pretrained=True,
             extra={k: v for k, v in meta.items() if k not in ("title", "family", "description")}))
 
@@ -143,13 +176,10 @@ def _replace_head(name: str, model, num_classes: int, dropout: float):
     raise ConfigError(f"No head replacement is known for image model {name!r}.")
 
 
-def _check_size(name: str, image_size: int) -> None:
-    if name == "small_cnn":
-        minimum, fixed = 16, None
-    else:
-        meta = _ZOO[name]
-        minimum, fixed = meta["min_size"], meta.get("fixed_size")
-    title = REGISTRY.get(name).title
+def _check_size(entry: ModelEntry, image_size: int) -> None:
+    minimum = int(entry.extra.get("min_size", 1))
+    fixed = entry.extra.get("fixed_size")
+    title = entry.title
     if fixed and image_size != fixed:
         raise ConfigError(
             f"{title} needs an image size of exactly {fixed} (its position embeddings are "
@@ -181,17 +211,14 @@ def _freeze_backbone_norms(model, head) -> None:
 def build_model(name: str, num_classes: int, *, pretrained: bool = False,
                 transfer: str = "fine_tune", dropout: float = 0.0, image_size: int = 224,
                 ctx: JobContext | None = None, load_pretrained: bool = True):
-    """Build ``name`` for ``num_classes`` classes.
+    """Build the registry entry ``name`` for ``num_classes`` classes.
 
     ``pretrained`` loads torchvision's ImageNet weights into the backbone (downloading them
     into the torch cache when absent) before the head is replaced; ``transfer='linear_probe'``
     then trains only the new head. ``load_pretrained=False`` builds the pretrained variant of
     the architecture without fetching weights (when a run's own checkpoint follows).
     """
-    from torchvision.models import get_model
-
-    if name not in REGISTRY:
-        REGISTRY.get(name)  # raises the ConfigError listing the choices
+    entry = REGISTRY.get(name)  # raises the ConfigError listing the choices
     if num_classes < 2:
         raise ConfigError(f"A classifier needs at least 2 classes; got {num_classes}.")
     if transfer not in TRANSFER_MODES:
@@ -199,23 +226,30 @@ def build_model(name: str, num_classes: int, *, pretrained: bool = False,
                           f"got {transfer!r}.")
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"Dropout must be in [0, 1); got {dropout}.")
-    _check_size(name, int(image_size))
-    if name == "small_cnn":
-        from playground.vision.small_cnn import SmallCNN, SmallCNNConfig
+    _check_size(entry, int(image_size))
+    if pretrained and not entry.pretrained:
+        raise ConfigError(f"{entry.title} has no pretrained weights: untick Pretrained or "
+                          "choose a torchvision model such as resnet18.")
+    options = ImageModelOptions(pretrained=bool(pretrained), transfer=transfer,
+                                dropout=float(dropout), image_size=int(image_size))
+    return entry.factory(ModelSpec(task="image", num_outputs=int(num_classes), num_inputs=3,
+                                   input_size=int(image_size), config=options, ctx=ctx,
+                                   load_pretrained=load_pretrained))
 
-        if pretrained:
-            raise ConfigError("The small CNN has no pretrained weights: untick Pretrained or "
-                              "choose a torchvision model such as resnet18.")
-        return SmallCNN(SmallCNNConfig(num_classes=num_classes, dropout=dropout,
-                                       image_size=int(image_size)))
 
+def _build_zoo(name: str, spec: ModelSpec):
+    """A torchvision model with its head replaced (and ImageNet weights, when asked)."""
+    from torchvision.models import get_model
+
+    opts: ImageModelOptions = spec.config
+    pretrained = opts.pretrained
     kwargs: dict[str, Any] = {}
     if name == "googlenet":
         # Pretrained GoogLeNet expects its own input normalisation (transform_input).
         kwargs.update(aux_logits=False, init_weights=not pretrained, transform_input=pretrained)
     model = get_model(name, weights=None, **kwargs)
-    if pretrained and load_pretrained:
-        state = fetch_pretrained(name, ctx)
+    if pretrained and spec.load_pretrained:
+        state = fetch_pretrained(name, spec.ctx)
         if name == "googlenet":
             state = {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
         try:
@@ -225,8 +259,8 @@ def build_model(name: str, num_classes: int, *, pretrained: bool = False,
                 f"The pretrained weights {pretrained_path(name)} do not fit {name} "
                 f"({str(exc).splitlines()[0]}). Delete the file so it is downloaded "
                 "again.") from exc
-    head = _replace_head(name, model, num_classes, dropout)
-    if transfer == "linear_probe":
+    head = _replace_head(name, model, spec.num_outputs, opts.dropout)
+    if opts.transfer == "linear_probe":
         for p in model.parameters():
             p.requires_grad_(False)
         for p in head.parameters():

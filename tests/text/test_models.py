@@ -6,7 +6,7 @@ import torch
 from playground.core.errors import ConfigError
 from playground.text.gpt import GPT, GPTConfig
 from playground.text.lstm import LSTMConfig, LSTMLanguageModel
-from playground.text.models import TEXT_MODELS, describe_model
+from playground.text.models import TEXT_MODELS, build_model, describe_model
 
 from .conftest import tiny_config
 
@@ -74,6 +74,6 @@ def test_registry_and_describe_model():
     for name in ("gpt", "lstm"):
         cfg = tiny_config(model=name)
         info = describe_model(cfg, 40)
-        built = TEXT_MODELS.get(name).factory(cfg, 40)
+        built = build_model(cfg, 40)  # through the registry's factory(spec)
         assert info["parameters"] == sum(p.numel() for p in built.parameters())
         assert info["tokens_per_step"] == cfg.batch_size * cfg.block_size

@@ -21,6 +21,7 @@ from playground.core import events as ev
 from playground.core.errors import ConfigError
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
+from playground.ui.registry_watch import RegistryWatcher
 from playground.ui.tabs.image_config import image_config_class
 from playground.ui.tabs.image_view import IMAGE_SUFFIXES, ImageTabView
 from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
@@ -73,6 +74,9 @@ class ImageTab(QWidget):
         v = self.view
         for title, spec in SOURCES:
             v.source_combo.addItem(title, spec)
+        from playground.vision.models import REGISTRY
+
+        self.models = RegistryWatcher(REGISTRY, self)  # the model menu follows the registry
         self._connect_signals()
         self.refresh_runs()
         self.appctx.torch_ready.connect(self._on_torch_ready)
@@ -88,6 +92,7 @@ class ImageTab(QWidget):
         v.train_button.clicked.connect(self.start_training)
         v.stop_button.clicked.connect(self.stop_training)
         v.form.changed.connect(self._on_form_changed)
+        self.models.changed.connect(self._on_models_changed)
         self.train_runner.event.connect(self._on_train_event)
         self.train_runner.finished.connect(self._on_train_finished)
         self.train_runner.busy_changed.connect(self._on_train_busy)
@@ -205,6 +210,11 @@ class ImageTab(QWidget):
 
     # model info -----------------------------------------------------------------------------
     def _on_form_changed(self) -> None:
+        self.update_model_info()
+
+    def _on_models_changed(self) -> None:
+        """A model was registered or removed (a builder graph): refresh the menu and info."""
+        self.view.form.refresh_choices()
         self.update_model_info()
 
     def update_model_info(self) -> None:

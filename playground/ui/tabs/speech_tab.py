@@ -23,10 +23,12 @@ from playground.core import events as ev
 from playground.core.errors import ConfigError, DatasetError, PlaygroundError
 from playground.speech.audio import SUPPORTED_EXTENSIONS
 from playground.speech.datasets import DEFAULT_LABEL_PATTERN
+from playground.speech.models import REGISTRY
 from playground.speech.train import CTCTrainConfig, KeywordTrainConfig
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.recorder import AudioBackend
+from playground.ui.registry_watch import RegistryWatcher, apply_model_uses
 from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
 from playground.ui.tabs.speech_clip import ClipController, DatasetTarget
 from playground.ui.tabs.speech_view import (
@@ -93,7 +95,9 @@ class SpeechTab(QWidget):
         self._pending_info = False
         self._preview_key: tuple[str, str] | None = None
         self.view.pattern_edit.setText(self.label_pattern)
+        self.models = RegistryWatcher(REGISTRY, self)  # the model menus follow the registry
         self._connect_signals()
+        self._apply_model_fields()
         self.set_task("keywords")
         self.clip.refresh_runs()
         appctx.torch_ready.connect(self._ensure_started)
@@ -108,6 +112,7 @@ class SpeechTab(QWidget):
         v.pattern_edit.editingFinished.connect(self._on_pattern_edited)
         v.keyword_form.changed.connect(self._on_form_changed)
         v.ctc_form.changed.connect(self._on_form_changed)
+        self.models.changed.connect(self._on_models_changed)
         v.train_button.clicked.connect(self.start_training)
         v.stop_button.clicked.connect(self.stop_training)
         self.data_runner.finished.connect(self._on_data_finished)
@@ -357,7 +362,21 @@ class SpeechTab(QWidget):
         except ConfigError:
             return KeywordTrainConfig() if self.task == "keywords" else CTCTrainConfig()
 
+    def _on_models_changed(self) -> None:
+        """A model was registered or removed (a builder graph): refresh the menus and info."""
+        for form in (self.view.keyword_form, self.view.ctc_form):
+            form.refresh_choices()
+        self._apply_model_fields()
+        self.update_model_info()
+
+    def _apply_model_fields(self) -> None:
+        """Grey out the options the chosen model does not read (its entry's ``uses``)."""
+        for form in (self.view.keyword_form, self.view.ctc_form):
+            apply_model_uses(form, REGISTRY, str(form.widget_for("model").currentData()))
+
     def _on_form_changed(self, name: str = "") -> None:
+        if name in ("model", ""):
+            self._apply_model_fields()
         self.update_model_info()
         if self.task == "ctc" and name in ("demo_clips", "lowercase") \
                 and self.specs["ctc"] == DEMO:

@@ -26,9 +26,11 @@ from playground.core import schema
 from playground.core.errors import ConfigError, PlaygroundError, TokenizerError
 from playground.text.corpus import DEMO_PYDOC
 from playground.text.jobs import GenerateOptions
+from playground.text.models import TEXT_MODELS
 from playground.text.train import TextTrainConfig, check_config
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
+from playground.ui.registry_watch import RegistryWatcher, apply_model_uses
 from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
 from playground.ui.tabs.text_view import ERROR_STYLE, MUTED_STYLE, GenerateView, pieces_html
 from playground.ui.widgets.combo import fill_combo
@@ -86,6 +88,7 @@ class GenerateMode(QWidget):
         v = self.view
         for title, spec in SOURCES:
             v.source_combo.addItem(title, spec)
+        self.models = RegistryWatcher(TEXT_MODELS, self)  # the model menu follows the registry
         self._connect_signals()
         self._apply_model_fields()
         self._on_tokenizer_changed()
@@ -107,6 +110,7 @@ class GenerateMode(QWidget):
         v.build_tokenizer_button.clicked.connect(self.build_tokenizer)
         v.preview_edit.textChanged.connect(self._update_preview)
         v.form.changed.connect(self._on_form_changed)
+        self.models.changed.connect(self._on_models_changed)
         v.train_button.clicked.connect(self.start_training)
         v.stop_button.clicked.connect(self.stop_training)
         v.refresh_runs_button.clicked.connect(lambda: self.refresh_runs())
@@ -364,18 +368,16 @@ class GenerateMode(QWidget):
             self._apply_model_fields()
         self.update_model_info()
 
-    def _apply_model_fields(self) -> None:
-        form = self.view.form
-        gpt = form.value().model == "gpt" if self._form_valid() else True
-        form.set_enabled_fields(("n_layer", "n_head", "bias"), gpt)
-        form.set_enabled_fields(("lstm_hidden", "lstm_layers"), not gpt)
+    def _on_models_changed(self) -> None:
+        """A model was registered or removed (a builder graph): refresh the menu and info."""
+        self.view.form.refresh_choices()
+        self._apply_model_fields()
+        self.update_model_info()
 
-    def _form_valid(self) -> bool:
-        try:
-            self.view.form.value()
-        except ConfigError:
-            return False
-        return True
+    def _apply_model_fields(self) -> None:
+        """Grey out the options the chosen model does not read (its entry's ``uses``)."""
+        form = self.view.form
+        apply_model_uses(form, TEXT_MODELS, str(form.widget_for("model").currentData()))
 
     def update_model_info(self) -> None:
         """Parameter count and tokens per step, computed on a worker (meta device)."""

@@ -6,6 +6,8 @@ scientific notation such as ``3e-4`` and steps along 1-2-3-5 per decade), ``bool
 ``str`` with choices -> QComboBox, free ``str`` -> QLineEdit (which :meth:`SchemaForm.set_choices`
 turns into a combo box, e.g. for model names from a registry). Fields are grouped by ``group``
 into group boxes; ``advanced`` fields sit in a collapsed "Advanced" section at the bottom.
+Choices declared as a callable (``choices=REGISTRY.names``) are read when the form is built and
+again by :meth:`SchemaForm.refresh_choices` (tabs call it when their registry changes).
 """
 
 from __future__ import annotations
@@ -395,6 +397,22 @@ class SchemaForm(QWidget):
             combo.blockSignals(False)
             if index < 0:
                 self.changed.emit(name)
+
+    def refresh_choices(self) -> list[str]:
+        """Re-read every field whose choices come from a callable (a model registry).
+
+        The user's choice is kept while it is still listed. Returns the names of the fields
+        refreshed.
+        """
+        refreshed = []
+        for spec in schema.fields(self.schema_cls):
+            field = self._fields.get(spec.name)
+            if field is None or spec.choices_source is None:
+                continue
+            if list(spec.choices or ()) != self.choices(spec.name):
+                self.set_choices(spec.name, list(spec.choices or ()))
+            refreshed.append(spec.name)
+        return refreshed
 
     def choices(self, name: str) -> list[str]:
         combo = self._field(name).combo
