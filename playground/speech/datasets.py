@@ -763,6 +763,9 @@ def scan_transcript_folder(root: str | Path, *, lowercase: bool = True,
     """Find ``(audio, transcript)`` pairs under ``root`` and build the character vocabulary."""
     root = Path(root).expanduser()
     if not root.is_dir():
+        if root.exists() or root.is_symlink():
+            raise DatasetError(f"{root} is not a folder. Choose a folder with a metadata.csv, "
+                               "or with audio files and same-named .txt transcripts.")
         raise DatasetError(f"Dataset folder {root} does not exist.")
     meta = root / "metadata.csv"
     warnings: list[str] = []

@@ -278,6 +278,19 @@ def test_an_unreadable_dataset_folder_says_so(tmp_path, monkeypatch):
                               "its permissions."
 
 
+def test_a_file_given_as_the_dataset_folder_is_not_called_missing(tmp_path):
+    clip = _wav(tmp_path / "yes_1.wav")
+    with pytest.raises(DatasetError) as info:
+        scan_keyword_folder(clip)
+    assert str(info.value) == (f"{clip} is not a folder. Choose a folder with one sub-folder of "
+                               "clips per label, or clips named like yes_001.wav.")
+    with pytest.raises(DatasetError, match=r"yes_1\.wav is not a folder\. Choose a folder with "
+                                           r"a metadata\.csv"):
+        scan_transcript_folder(clip)
+    with pytest.raises(DatasetError, match=r"nothing does not exist"):
+        scan_keyword_folder(tmp_path / "nothing")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_named_pipe_named_like_a_clip_does_not_hang(tmp_path):
     fifo = tmp_path / "yes" / "pipe.wav"
