@@ -36,7 +36,6 @@ Jobs (plain ``job(ctx) -> dict``; see ``playground.core.jobs``):
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,8 @@ import numpy as np
 
 from playground.core import events as ev
 from playground.core import schema
-from playground.core.errors import ConfigError, DatasetError, JobCancelled
+from playground.core.engine import TrainTask
+from playground.core.errors import ConfigError, DatasetError
 from playground.core.jobs import JobContext
 from playground.core.optim import OPTIMIZERS, SCHEDULES
 from playground.core.schema import option
@@ -193,6 +193,16 @@ class ClipSet:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def state_dict(self) -> dict[str, Any]:  # the augmentation RNG, for exact resume
+        from playground.core.engine import generator_state
+
+        return {"rng": generator_state(self.rng)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        from playground.core.engine import set_generator_state
+
+        set_generator_state(self.rng, state["rng"])
+
     def __getitem__(self, i: int):
         import torch
 
@@ -216,6 +226,9 @@ class TranscriptClips:
     def __len__(self) -> int:
         return len(self.waves)
 
+    state_dict = ClipSet.state_dict
+    load_state_dict = ClipSet.load_state_dict
+
     def __getitem__(self, i: int):
         import torch
 
@@ -229,7 +242,9 @@ class LengthBuckets:
     """A batch sampler that groups clips of similar length (little padding per batch).
 
     Each epoch: shuffle, cut into pools of 50 batches, sort each pool by length, split it into
-    batches, shuffle the batches. ``shuffle=False`` gives length-sorted batches (validation).
+    batches, shuffle the batches. The order of epoch ``e`` depends only on (seed, e), and
+    :meth:`set_epoch` can skip the first batches (resume). ``shuffle=False`` gives
+    length-sorted batches (validation).
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True,
@@ -237,7 +252,11 @@ class LengthBuckets:
         self.lengths = np.asarray(lengths)
         self.batch_size = max(1, int(batch_size))
         self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
+        self.seed = int(seed)
+        self.epoch, self.start = 1, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
 
     def __iter__(self):
         n, b = len(self.lengths), self.batch_size
@@ -245,7 +264,8 @@ class LengthBuckets:
             order = np.argsort(self.lengths, kind="stable")
             yield from (order[i:i + b].tolist() for i in range(0, n, b))
             return
-        order = self.rng.permutation(n)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(n)
         batches = []
         for start in range(0, n, 50 * b):
             pool = order[start:start + 50 * b]
@@ -253,7 +273,7 @@ class LengthBuckets:
             batches += [pool[i:i + b].tolist() for i in range(0, len(pool), b)]
         if len(batches) > 1 and len(batches[-1]) == 1:
             batches[-2] += batches.pop()  # a batch of one breaks batch norm
-        for k in self.rng.permutation(len(batches)):
+        for k in rng.permutation(len(batches))[self.start:]:
             yield batches[k]
 
     def __len__(self) -> int:
@@ -266,12 +286,15 @@ def ctc_loader(dataset: TranscriptClips, batch_size: int, *, shuffle: bool, devi
                seed: int = 0):
     """A DataLoader with length-bucketed batches and :func:`collate_ctc` (no worker
     processes: the clips are already in memory)."""
+    import torch
     from torch.utils.data import DataLoader
 
     lengths = [len(w) for w in dataset.waves]
+    generator = torch.Generator()  # iterator seeds come from here, not torch's global RNG
+    generator.manual_seed(seed)
     return DataLoader(dataset, batch_sampler=LengthBuckets(lengths, batch_size, shuffle=shuffle,
                                                            seed=seed),
-                      collate_fn=collate_ctc,
+                      collate_fn=collate_ctc, generator=generator,
                       pin_memory=getattr(device, "type", "") == "cuda")
 
 
@@ -326,9 +349,15 @@ def _warn_failures(ctx: JobContext, failures: Sequence[tuple[Path, str]], what: 
 
 def make_keyword_job(cfg: KeywordTrainConfig, data_spec: str, *, name: str | None = None,
                      home: str | os.PathLike | None = None, max_steps: int | None = None,
-                     label_pattern: str = DEFAULT_LABEL_PATTERN
+                     label_pattern: str = DEFAULT_LABEL_PATTERN, init_from: str | None = None,
+                     freeze: bool = False, resume: str | os.PathLike | None = None
                      ) -> Callable[[JobContext], dict[str, Any]]:
-    """A job that trains a keyword recognizer on ``data_spec``; see the module docstring."""
+    """A job that trains a keyword recognizer on ``data_spec``; see the module docstring.
+
+    ``init_from`` (``RUN_DIR[:best|:last]``) starts from another keyword run's weights (a new
+    output layer when the labels differ; ``freeze`` freezes what was reused); ``resume``
+    continues that run folder (see :func:`make_resume_job`).
+    """
     cfg = schema.validate(cfg)
     if REGISTRY.get(cfg.model).extra.get("task") != "keywords":
         raise ConfigError(f"{cfg.model!r} is not a keyword model; choose one of "
@@ -338,9 +367,10 @@ def make_keyword_job(cfg: KeywordTrainConfig, data_spec: str, *, name: str | Non
     compile_label_pattern(label_pattern)
 
     def job(ctx: JobContext) -> dict[str, Any]:
-        from playground.core.data import make_loader, seed_everything, split_indices
-        from playground.core.runs import RunStore
-        from playground.core.trainer import train_classifier
+        from playground.core.classify import train_classification
+        from playground.core.data import seed_everything, split_indices
+        from playground.core.engine import begin_run, epoch_loader
+        from playground.core.engine import init_from as load_parent
         from playground.speech.datasets import check_keyword_dataset, load_clips
         from playground.speech.models import build_keyword_model, feature_kind
 
@@ -355,10 +385,7 @@ def make_keyword_job(cfg: KeywordTrainConfig, data_spec: str, *, name: str | Non
                                                          what="validation clips")
             failures += val_fail
         if failures:
-            data.unreadable += failures
-            data.items = [it for it in data.items if it[0] not in {p for p, _ in failures}]
-            data.val_items = [it for it in data.val_items
-                              if it[0] not in {p for p, _ in failures}]
+            data.drop(failures)
             _warn_failures(ctx, failures, "clips")
             check_keyword_dataset(data)
         if data.has_own_val:
@@ -373,34 +400,43 @@ def make_keyword_job(cfg: KeywordTrainConfig, data_spec: str, *, name: str | Non
         ctx.check_cancelled()
         classes = data.labels
         model = build_keyword_model(cfg, len(classes))
+        parent = None
+        if init_from and not resume:
+            parent = load_parent(model, init_from, freeze=freeze, task="speech")
         total, trainable = _count_parameters(model)
         entry = REGISTRY.get(cfg.model)
         kind = feature_kind(cfg)
-        run = RunStore(home).create(
-            "speech", name or _default_name(cfg.model, data_spec), model=cfg.model,
-            config=schema.to_dict(cfg), dataset=data.describe(),
-            extra={"speech_task": "keywords", "labels": classes, "model_title": entry.title,
-                   "features": kind, "parameters": total, "trainable": trainable,
-                   "data_spec": data_spec})
+        run = begin_run("speech", resume=resume, home=home,
+                        name=name or _default_name(cfg.model, data_spec), model=cfg.model,
+                        config=schema.to_dict(cfg), data_spec=data_spec,
+                        dataset=data.describe(), parent=parent, same={"labels": classes},
+                        extra={"speech_task": "keywords", "labels": classes,
+                               "model_title": entry.title, "features": kind,
+                               "parameters": total, "trainable": trainable,
+                               "label_pattern": label_pattern})
         ctx.emit(ev.RunStarted(str(run.path), "speech", run.name))
+        if parent is not None:
+            ctx.emit(ev.Log(parent.summary()))
         ctx.emit(ev.ModelSummary(entry.title, total, trainable,
                                  f"{len(classes)} labels, {kind} features, {seconds:g} s clips "
                                  f"at {sr} Hz"))
         ctx.emit(ev.Log("clips per label: " + ", ".join(f"{k} {v}"
                                                         for k, v in data.counts().items())
                         + f"; {split}"))
-        run.save_labels(classes)
+        if not resume:
+            run.save_labels(classes)
         augment = _wave_augment(cfg) if (cfg.gain_db or cfg.time_shift or cfg.noise) else None
         train_ds = ClipSet(*train_set, augment=augment, seed=cfg.seed)
         val_ds = ClipSet(*val_set)
         batch = cfg.batch_size
         device = ctx.device
-        train_loader = make_loader(train_ds, batch, shuffle=True, device=device, seed=cfg.seed,
-                                   drop_last=len(train_ds) % batch == 1)
-        val_loader = (make_loader(val_ds, max(batch, 128), shuffle=False, device=device)
-                      if len(val_ds) else None)
-        result = train_classifier(ctx, run, model, train_loader, val_loader, classes, cfg,
-                                  max_steps=max_steps)
+        train_loader = epoch_loader(train_ds, batch, device=device, seed=cfg.seed,
+                                    drop_last=len(train_ds) % batch == 1)
+        val_loader = (epoch_loader(val_ds, max(batch, 128), shuffle=False, device=device,
+                                   seed=cfg.seed) if len(val_ds) else None)
+        result = train_classification(ctx, run, model, train_loader, val_loader, classes, cfg,
+                                      max_steps=max_steps, resume=bool(resume),
+                                      extra_state=train_ds)
         result.update(model=cfg.model, parameters=total, trainable=trainable,
                       train_clips=len(train_ds), val_clips=len(val_ds),
                       speech_task="keywords")
@@ -462,8 +498,14 @@ def _load_transcribed(data, cfg: CTCTrainConfig, ctx: JobContext, vocab, what: s
 
 def make_ctc_job(cfg: CTCTrainConfig, data_spec: str, *, name: str | None = None,
                  home: str | os.PathLike | None = None, max_steps: int | None = None,
-                 val_data: str | None = None) -> Callable[[JobContext], dict[str, Any]]:
-    """A job that trains a CTC speech-to-text model; see the module docstring."""
+                 val_data: str | None = None, init_from: str | None = None,
+                 freeze: bool = False, resume: str | os.PathLike | None = None
+                 ) -> Callable[[JobContext], dict[str, Any]]:
+    """A job that trains a CTC speech-to-text model; see the module docstring.
+
+    ``init_from`` starts from another CTC run's weights (a new output layer when the
+    alphabet differs); ``resume`` continues that run folder (see :func:`make_resume_job`).
+    """
     cfg = schema.validate(cfg)
     if REGISTRY.get(cfg.model).extra.get("task") != "ctc":
         raise ConfigError(f"{cfg.model!r} is not a speech-to-text model; choose one of "
@@ -471,7 +513,8 @@ def make_ctc_job(cfg: CTCTrainConfig, data_spec: str, *, name: str | None = None
 
     def job(ctx: JobContext) -> dict[str, Any]:
         from playground.core.data import seed_everything, split_indices
-        from playground.core.runs import RunStore
+        from playground.core.engine import begin_run
+        from playground.core.engine import init_from as load_parent
         from playground.speech.datasets import CharVocab
         from playground.speech.models import build_ctc_model
 
@@ -484,6 +527,12 @@ def make_ctc_job(cfg: CTCTrainConfig, data_spec: str, *, name: str | None = None
         ctx.emit(ev.Log(data.summary_text()))
         texts = [t for _, t in data.items] + ([t for _, t in val.items] if val else [])
         vocab = CharVocab.from_texts(texts)
+        if resume:  # the run's alphabet, so the output layer keeps its meaning
+            from playground.core.runs import open_run
+
+            saved = open_run(resume, "speech").info().get("vocab")
+            if isinstance(saved, list) and set(vocab.symbols) <= set(saved):
+                vocab = CharVocab(list(saved))
         waves, targets, texts, failures = _load_transcribed(data, cfg, ctx, vocab, "clips")
         if val is not None:
             v_waves, v_targets, v_texts, v_fail = _load_transcribed(val, cfg, ctx, vocab,
@@ -508,134 +557,182 @@ def make_ctc_job(cfg: CTCTrainConfig, data_spec: str, *, name: str | None = None
         ctx.check_cancelled()
 
         model = build_ctc_model(cfg, len(vocab))
+        parent = None
+        if init_from and not resume:
+            parent = load_parent(model, init_from, freeze=freeze, task="speech")
         total_params, trainable = _count_parameters(model)
         entry = REGISTRY.get(cfg.model)
         description = data.describe()
         if val is not None:
             description["validation"] = val.describe()
-        run = RunStore(home).create(
-            "speech", name or _default_name(cfg.model, data_spec), model=cfg.model,
-            config=schema.to_dict(cfg), dataset=description,
-            extra={"speech_task": "ctc", "model_title": entry.title, "vocab": vocab.symbols,
-                   "parameters": total_params, "trainable": trainable,
-                   "frame_seconds": model.frame_seconds, "data_spec": data_spec})
+        run = begin_run("speech", resume=resume, home=home,
+                        name=name or _default_name(cfg.model, data_spec), model=cfg.model,
+                        config=schema.to_dict(cfg), data_spec=data_spec, dataset=description,
+                        parent=parent, same={"vocab": vocab.symbols},
+                        extra={"speech_task": "ctc", "model_title": entry.title,
+                               "vocab": vocab.symbols, "parameters": total_params,
+                               "trainable": trainable, "frame_seconds": model.frame_seconds,
+                               "val_data": val_data})
         ctx.emit(ev.RunStarted(str(run.path), "speech", run.name))
+        if parent is not None:
+            ctx.emit(ev.Log(parent.summary()))
         ctx.emit(ev.ModelSummary(entry.title, total_params, trainable,
                                  f"CTC over {len(vocab) - 1} characters + blank, "
                                  f"{model.frame_seconds * 1000:.0f} ms frames"))
         ctx.emit(ev.Log(f"{len(train_ds)} training clips, {len(val_ds)} validation clips"))
         run.save_labels(vocab.to_json())
-        return _ctc_loop(ctx, run, model, vocab, cfg, train_ds, val_ds, max_steps)
+        return _ctc_loop(ctx, run, model, vocab, cfg, train_ds, val_ds, max_steps,
+                         resume=bool(resume))
 
     return job
 
 
-def _ctc_loop(ctx: JobContext, run, model, vocab, cfg: CTCTrainConfig, train_ds, val_ds,
-              max_steps: int | None) -> dict[str, Any]:
-    import torch
-    import torch.nn.functional as F
+class CTCTask(TrainTask):
+    """CTC speech-to-text for the one loop: the best checkpoint has the lowest validation CER
+    (the training loss when there is no validation set)."""
 
-    from playground.core.optim import make_optimizer, make_scheduler
-    from playground.core.trainer import Trainer
+    primary = "val_cer"
+    higher_is_better = False
 
-    device = ctx.device
-    model.to(device)
-    batch = cfg.batch_size
-    train_loader = ctc_loader(train_ds, batch, shuffle=True, device=device, seed=cfg.seed)
-    val_loader = (ctc_loader(val_ds, max(batch, 32), shuffle=False, device=device)
-                  if len(val_ds) else None)
-    steps_per_epoch = len(train_loader)
-    total = cfg.epochs * steps_per_epoch
-    if max_steps:
-        total = min(total, max_steps)
-    optimizer = make_optimizer(cfg.optimizer, model, cfg.learning_rate, cfg.weight_decay,
-                               cfg.momentum)
-    scheduler = make_scheduler(cfg.schedule, optimizer, total,
-                               warmup_steps=int(cfg.warmup_fraction * total))
-    trainer = Trainer(model, optimizer, ctx, scheduler=scheduler, grad_clip=cfg.grad_clip,
-                      mixed_precision=cfg.mixed_precision, run=run)
-    result: dict[str, Any] = {"run_dir": str(run.path), "speech_task": "ctc",
-                              "model": cfg.model, "train_clips": len(train_ds),
-                              "val_clips": len(val_ds), "vocab": vocab.symbols}
-    best = {"cer": float("inf"), "wer": float("inf"), "epoch": 0}
-    run.set_status("training", steps_per_epoch=steps_per_epoch)
+    def __init__(self, ctx: JobContext, model, vocab, cfg: CTCTrainConfig, train_ds,
+                 val_ds) -> None:
+        import torch
 
+        self.ctx, self.model, self.vocab, self.cfg = ctx, model, vocab, cfg
+        self.device = ctx.device
+        batch = cfg.batch_size
+        self.train_ds, self.val_ds = train_ds, val_ds
+        self.train_loader = ctc_loader(train_ds, batch, shuffle=True, device=self.device,
+                                       seed=cfg.seed)
+        self.val_loader = (ctc_loader(val_ds, max(batch, 32), shuffle=False, device=self.device)
+                           if len(val_ds) else None)
+        if self.val_loader is None:
+            self.primary = "train_loss"
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._seen = 0
+
+    def build_optimizer(self, total_steps: int):
+        from playground.core.optim import make_optimizer, make_scheduler
+
+        c = self.cfg
+        optimizer = make_optimizer(c.optimizer, self.model, c.learning_rate, c.weight_decay,
+                                   c.momentum)
+        return optimizer, make_scheduler(c.schedule, optimizer, total_steps,
+                                         warmup_steps=int(c.warmup_fraction * total_steps))
+
+    @staticmethod
     def ctc_loss(log_probs, out_lengths, targets, target_lengths):
+        import torch.nn.functional as F
+
         return F.ctc_loss(log_probs.float().transpose(0, 1), targets, out_lengths,
                           target_lengths, blank=0, reduction="mean", zero_infinity=True)
 
-    def finish(status: str) -> dict[str, Any]:
-        result.update(best_cer=best["cer"] if best["epoch"] else None,
-                      best_wer=best["wer"] if best["epoch"] else None,
-                      best_epoch=best["epoch"], steps=trainer.step_count)
-        run.set_status(status, result={k: v for k, v in result.items() if k != "vocab"})
-        return result
+    def batches(self, epoch: int, start: int):
+        from playground.core.engine import loader_batches
 
-    epoch = 0
-    try:
-        for epoch in range(1, cfg.epochs + 1):
-            model.train()
-            loss_sum = torch.zeros((), device=device)
-            seen = 0
-            start = time.perf_counter()
-            for waves, lengths, targets, target_lengths, _ in train_loader:
-                waves = waves.to(device, non_blocking=True)
-                lengths = lengths.to(device)
-                targets = targets.to(device)
-                target_lengths = target_lengths.to(device)
+        d = self.device
+        for waves, lengths, targets, target_lengths, _ in loader_batches(self.train_loader,
+                                                                         epoch, start):
+            yield (waves.to(d, non_blocking=True), lengths.to(d), targets.to(d),
+                   target_lengths.to(d))
 
-                def compute_loss(waves=waves, lengths=lengths, targets=targets,
-                                 target_lengths=target_lengths):
-                    log_probs, out_lengths = model(waves, lengths)
-                    return ctc_loss(log_probs, out_lengths, targets, target_lengths)
+    def loss(self, batch):
+        waves, lengths, targets, target_lengths = batch
+        log_probs, out_lengths = self.model(waves, lengths)
+        return self.ctc_loss(log_probs, out_lengths, targets, target_lengths), len(lengths)
 
-                loss = trainer.step(compute_loss, batch_size=len(lengths))
-                loss_sum += loss * len(lengths)
-                seen += len(lengths)
-                ctx.emit(ev.Progress(trainer.step_count, total, f"epoch {epoch}/{cfg.epochs}"))
-                if max_steps and trainer.step_count >= max_steps:
-                    break
-            trainer.flush_metrics()
-            train_loss = float(loss_sum) / max(1, seen)
-            ctx.emit(ev.Metric("loss", train_loss, epoch, "train", "epoch"))
-            row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss,
-                                   "epoch_seconds": time.perf_counter() - start}
-            result.update(train_loss=train_loss, epochs_done=epoch)
-            metric = train_loss
-            if val_loader is not None:
-                scores = evaluate_ctc(model, val_loader, vocab, device, trainer.precision, ctx,
-                                      ctc_loss)
-                for key in ("loss", "wer", "cer"):
-                    ctx.emit(ev.Metric(key, scores[key], epoch, "val", "epoch"))
-                row.update(val_loss=scores["loss"], val_wer=scores["wer"],
-                           val_cer=scores["cer"])
-                result.update(val_loss=scores["loss"], val_wer=scores["wer"],
-                              val_cer=scores["cer"], samples=scores["samples"])
-                ctx.emit(ev.SampleText(trainer.step_count, "\n".join(
-                    f"ref: {r}\nhyp: {h}" for r, h in scores["samples"])))
-                ctx.emit(alignment_event(model, val_ds, 0, vocab, device))
-                metric = scores["cer"]
-            run.log_metrics(**row)
-            trainer.save("last", metadata={"epoch": str(epoch)})
-            if metric < best["cer"]:
-                best.update(cer=metric, wer=row.get("val_wer", float("nan")), epoch=epoch)
-                trainer.save("best", metric, metadata={"epoch": str(epoch)})
-            ctx.emit(ev.Log(f"epoch {epoch}: train loss {train_loss:.4f}"
-                            + (f", val loss {row['val_loss']:.4f} WER {row['val_wer']:.3f} "
-                               f"CER {row['val_cer']:.3f}" if "val_cer" in row else "")))
-            if max_steps and trainer.step_count >= max_steps:
-                break
-    except JobCancelled as exc:
-        trainer.flush_metrics()
-        trainer.save("last", metadata={"epoch": str(epoch), "stopped": "true"})
-        if not best["epoch"]:
-            trainer.save("best")
-        exc.result = finish("stopped")
-        raise
-    except BaseException:
-        run.set_status("failed")
-        raise
-    return finish("finished")
+    def after_step(self, batch, loss) -> None:
+        n = len(batch[1])
+        self._loss_sum += loss * n
+        self._seen += n
+
+    def epoch_metrics(self, epoch: int) -> dict[str, float]:
+        import torch
+
+        loss = float(self._loss_sum) / max(1, self._seen)
+        self._loss_sum, self._seen = torch.zeros((), device=self.device), 0
+        self.ctx.emit(ev.Metric("loss", loss, epoch, "train", "epoch"))
+        return {"train_loss": loss}
+
+    def evaluate(self, ctx: JobContext, step: int, epoch: int | None) -> dict[str, float]:
+        if self.val_loader is None:
+            return {}
+        scores = evaluate_ctc(self.model, self.val_loader, self.vocab, self.device,
+                              self.precision, ctx, self.ctc_loss)
+        e = epoch or 0
+        for key in ("loss", "wer", "cer"):
+            ctx.emit(ev.Metric(key, scores[key], e, "val", "epoch"))
+        ctx.emit(ev.SampleText(step, "\n".join(f"ref: {r}\nhyp: {h}"
+                                                for r, h in scores["samples"])))
+        ctx.emit(alignment_event(self.model, self.val_ds, 0, self.vocab, self.device))
+        self.samples = scores["samples"]
+        return {"val_loss": scores["loss"], "val_wer": scores["wer"], "val_cer": scores["cer"]}
+
+    def describe_eval(self, metrics: dict[str, float], step: int, epoch: int | None) -> str:
+        text = f"epoch {epoch}: train loss {metrics.get('train_loss', float('nan')):.4f}"
+        if "val_cer" in metrics:
+            text += (f", val loss {metrics['val_loss']:.4f} WER {metrics['val_wer']:.3f} "
+                     f"CER {metrics['val_cer']:.3f}")
+        return text
+
+    def finish(self, result: dict[str, Any]) -> None:
+        history = [h for h in result.get("evals", []) if "val_cer" in h]
+        best = min(history, key=lambda h: h["val_cer"]) if history else None
+        result.update(best_cer=best["val_cer"] if best else None,
+                      best_wer=best["val_wer"] if best else None,
+                      samples=getattr(self, "samples", []))
+        if "val_cer" in result:
+            result.update(val_cer=result["val_cer"], val_wer=result["val_wer"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"data": self.train_ds.state_dict(), "loss_sum": self._loss_sum.detach().cpu(),
+                "seen": self._seen}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "data" in state:
+            self.train_ds.load_state_dict(state["data"])
+            self._loss_sum = state["loss_sum"].to(self.device)
+            self._seen = int(state["seen"])
+
+
+def _ctc_loop(ctx: JobContext, run, model, vocab, cfg: CTCTrainConfig, train_ds, val_ds,
+              max_steps: int | None, resume: bool = False) -> dict[str, Any]:
+    from playground.core.engine import LoopConfig, fit
+
+    model.to(ctx.device)
+    task = CTCTask(ctx, model, vocab, cfg, train_ds, val_ds)
+    steps_per_epoch = len(task.train_loader)
+    total = cfg.epochs * steps_per_epoch
+    if max_steps:
+        total = min(total, max_steps)
+    loop = LoopConfig(total_steps=total, steps_per_epoch=steps_per_epoch,
+                      grad_clip=cfg.grad_clip, mixed_precision=cfg.mixed_precision,
+                      epochs=cfg.epochs)
+    result: dict[str, Any] = {"speech_task": "ctc", "model": cfg.model,
+                              "train_clips": len(train_ds), "val_clips": len(val_ds),
+                              "vocab": vocab.symbols}
+    return fit(ctx, task, run, loop, resume=resume, result=result)
+
+
+def make_resume_job(run_dir: str | os.PathLike, *, epochs: int | None = None,
+                    home: str | os.PathLike | None = None, max_steps: int | None = None
+                    ) -> Callable[[JobContext], dict[str, Any]]:
+    """Continue the speech run in ``run_dir`` (keywords or CTC) from its last checkpoint;
+    ``epochs`` sets a new total so a finished run can be trained further."""
+    from playground.core.engine import resume_settings
+    from playground.core.runs import open_run
+
+    info = open_run(run_dir, "speech").info()
+    if info.get("speech_task") == "ctc":
+        cfg, data = resume_settings(run_dir, "speech", CTCTrainConfig, epochs=epochs)
+        val = info.get("val_data")
+        return make_ctc_job(cfg, data, home=home, max_steps=max_steps, resume=run_dir,
+                            val_data=val if isinstance(val, str) else None)
+    cfg, data = resume_settings(run_dir, "speech", KeywordTrainConfig, epochs=epochs)
+    pattern = info.get("label_pattern")
+    return make_keyword_job(cfg, data, home=home, max_steps=max_steps, resume=run_dir,
+                            label_pattern=pattern if isinstance(pattern, str)
+                            else DEFAULT_LABEL_PATTERN)
 
 
 def evaluate_ctc(model, loader, vocab, device, precision=None, ctx: JobContext | None = None,

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,8 @@ import numpy as np
 
 from playground.core import events as ev
 from playground.core import schema
-from playground.core.errors import ConfigError, DatasetError, JobCancelled
+from playground.core.engine import TrainTask
+from playground.core.errors import ConfigError, DatasetError
 from playground.core.jobs import JobContext
 from playground.core.schema import option
 from playground.text.corpus import Corpus, load_corpus
@@ -230,157 +230,213 @@ def _summary_details(cfg: TextTrainConfig, tok: Tokenizer, tokens_per_step: int)
             f"{tokens_per_step:,} tokens per step")
 
 
+class LanguageModelTask(TrainTask):
+    """Next-token prediction for the one loop (iteration mode): random windows drawn by the
+    task's own generators, evaluation on random batches of both splits, a sample each time."""
+
+    primary = "val_loss"
+    higher_is_better = False
+
+    def __init__(self, ctx: JobContext, cfg: TextTrainConfig, model, data: TextData) -> None:
+        import torch
+
+        self.ctx, self.cfg, self.model, self.tok = ctx, cfg, model, data.tokenizer
+        device = ctx.device
+        train_t = torch.from_numpy(data.train).to(device)
+        val_t = torch.from_numpy(data.val).to(device)
+        self.sampler = BatchSampler(train_t, cfg.block_size, cfg.batch_size, cfg.seed)
+        self.eval_samplers = {
+            "train": BatchSampler(train_t, cfg.block_size, cfg.batch_size, cfg.seed + 1),
+            "val": BatchSampler(val_t, cfg.block_size, cfg.batch_size, cfg.seed + 2)}
+        self.tokens_per_step = cfg.batch_size * cfg.block_size
+        self.eval_seconds = 0.0
+        self._rate_start, self._rate_steps = time.perf_counter(), 0
+
+    def build_optimizer(self, total_steps: int):
+        from playground.core.optim import make_optimizer, make_scheduler
+
+        c = self.cfg
+        optimizer = make_optimizer("adamw", self.model, c.learning_rate, c.weight_decay,
+                                   betas=(c.beta1, c.beta2))
+        return optimizer, make_scheduler("cosine", optimizer, total_steps, c.warmup_iters,
+                                         min_ratio=c.min_lr / c.learning_rate)
+
+    def batches(self, epoch: int, start: int):
+        while True:
+            yield self.sampler()
+
+    def loss(self, batch):
+        x, y = batch
+        return self.model(x, y)[1], len(x)
+
+    def after_step(self, batch, loss) -> None:
+        self._rate_steps += 1
+        now = time.perf_counter()
+        if now - self._rate_start >= 1.0:
+            rate = self._rate_steps * self.tokens_per_step / (now - self._rate_start)
+            self.ctx.emit(ev.Metric("tokens_per_s", rate, self.step, "train"))
+            self._rate_start, self._rate_steps = now, 0
+
+    @property
+    def step(self) -> int:
+        return getattr(self, "_step", 0)
+
+    def evaluate(self, ctx: JobContext, step: int, epoch: int | None) -> dict[str, float]:
+        from playground.text.sampling import iter_tokens
+
+        start = time.perf_counter()
+        self._step = step
+        losses = estimate_loss(self.model, self.eval_samplers, self.cfg.eval_iters,
+                               self.precision, ctx)
+        val_loss, train_loss = losses["val"], losses["train"]
+        ctx.emit(ev.Metric("loss", val_loss, step, "val"))
+        ctx.emit(ev.Metric("perplexity", math.exp(min(val_loss, 50.0)), step, "val"))
+        ctx.emit(ev.Metric("perplexity", math.exp(min(train_loss, 50.0)), step, "train"))
+        cfg = self.cfg
+        if cfg.sample_tokens:
+            pieces = []
+            for _, text in iter_tokens(self.model, self.tok, cfg.sample_prompt,
+                                       cfg.sample_tokens, SAMPLE_TEMPERATURE, 0, 1.0,
+                                       seed=cfg.seed):
+                ctx.check_cancelled()
+                pieces.append(text)
+            ctx.emit(ev.SampleText(step, "".join(pieces), cfg.sample_prompt))
+        self.model.train()
+        spent = time.perf_counter() - start
+        self.eval_seconds += spent
+        self._rate_start += spent  # tokens/s counts training time only
+        return {"eval_train_loss": train_loss, "val_loss": val_loss,
+                "val_perplexity": math.exp(min(val_loss, 50.0))}
+
+    def describe_eval(self, metrics: dict[str, float], step: int, epoch: int | None) -> str:
+        return (f"step {step}: train loss {metrics['eval_train_loss']:.4f}, val loss "
+                f"{metrics['val_loss']:.4f} (perplexity {metrics['val_perplexity']:.2f})")
+
+    def finish(self, result: dict[str, Any]) -> None:
+        evals = [{"step": h["step"], "train_loss": h["eval_train_loss"],
+                  "val_loss": h["val_loss"]} for h in result.get("evals", [])
+                 if "val_loss" in h]
+        steps = result.get("steps") or 0
+        loop_seconds = result.get("train_seconds") or 0.0  # optimisation steps only
+        result.update(evals=evals, best_val_loss=result.get("best"),
+                      final_val_loss=evals[-1]["val_loss"] if evals else None,
+                      final_train_loss=evals[-1]["train_loss"] if evals else None,
+                      eval_seconds=self.eval_seconds,
+                      train_seconds=loop_seconds + self.eval_seconds,
+                      ms_per_iter=1000.0 * loop_seconds / steps if steps else None,
+                      tokens_per_s=(steps * self.tokens_per_step / loop_seconds
+                                    if steps and loop_seconds else None))
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"sampler": self.sampler.generator.get_state()}
+        for split, sampler in self.eval_samplers.items():
+            state[f"eval_{split}"] = sampler.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "sampler" in state:
+            self.sampler.generator.set_state(state["sampler"])
+            for split, sampler in self.eval_samplers.items():
+                sampler.generator.set_state(state[f"eval_{split}"])
+
+
 def train_text_model(ctx: JobContext, cfg: TextTrainConfig, corpus: Any, *,
                      store=None, name: str | None = None,
-                     tokenizer: Tokenizer | None = None) -> dict[str, Any]:
-    """Everything the job does; ``store`` (a RunStore) None trains without saving a run."""
-    import torch
+                     tokenizer: Tokenizer | None = None, init_from: str | None = None,
+                     freeze: bool = False, resume: str | Path | None = None,
+                     home: str | Path | None = None) -> dict[str, Any]:
+    """Everything the job does; ``store`` None (and no ``resume``) trains without a run.
 
+    ``init_from`` (``RUN_DIR[:best|:last]``) starts from another text run's weights and uses
+    its tokenizer (pretrain on one corpus, fine-tune on another); ``resume`` continues a run
+    folder with its own tokenizer.
+    """
     from playground.core.data import seed_everything
-    from playground.core.device import Precision
-    from playground.core.optim import make_optimizer, make_scheduler
-    from playground.core.trainer import Trainer
+    from playground.core.engine import LoopConfig, begin_run, fit
+    from playground.core.engine import init_from as load_parent
     from playground.text.models import build_model
-    from playground.text.sampling import iter_tokens, prompt_ids
+    from playground.text.sampling import prompt_ids
 
     check_config(cfg)
     device = ctx.device
+    source = resume or (parse_init(init_from) if init_from else None)
+    if source is not None and tokenizer is None:
+        from playground.text.tokenizers import load_tokenizer
+
+        tokenizer = load_tokenizer(Path(source))
     data = prepare_data(cfg, corpus, ctx, tokenizer)
     tok = data.tokenizer
     if cfg.sample_tokens and cfg.sample_prompt:
         prompt_ids(tok, cfg.sample_prompt)  # unknown characters fail now, not at step 0
     seed_everything(cfg.seed)
     model = build_model(cfg, tok.vocab_size).to(device)
+    parent = None
+    if init_from and not resume:
+        parent = load_parent(model, init_from, freeze=freeze, task="text")
     n_params = sum(p.numel() for p in model.parameters())
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     tokens_per_step = cfg.batch_size * cfg.block_size
 
     run = None
-    if store is not None:
+    spec = corpus_spec(corpus, data.corpus)
+    if store is not None or resume:
         run_name = name or f"{cfg.model}-{tok.spec.replace(':', '')}"
-        run = store.create("text", run_name, model=cfg.model, config=schema.to_dict(cfg),
-                           dataset=data.corpus.describe(),
-                           extra={"tokenizer": tok.describe(), "parameters": n_params})
-        tok.save(run.path)
-        ctx.emit(ev.RunStarted(str(run.path), "text", run_name))
+        run = begin_run("text", resume=resume, home=home, name=run_name, model=cfg.model,
+                        config=schema.to_dict(cfg), data_spec=spec,
+                        dataset=data.corpus.describe(), parent=parent,
+                        extra={"tokenizer": tok.describe(), "parameters": n_params})
+        if not resume:
+            tok.save(run.path)
+        ctx.emit(ev.RunStarted(str(run.path), "text", run.name))
+        if parent is not None:
+            ctx.emit(ev.Log(parent.summary()))
     ctx.emit(ev.ModelSummary(cfg.model, n_params, n_trainable,
                              _summary_details(cfg, tok, tokens_per_step)))
     stats = data.corpus.stats
     ctx.emit(ev.Log(f"Corpus: {stats.characters:,} characters, {stats.lines:,} lines, "
                     f"{stats.words:,} words in {stats.files} file{'s' * (stats.files != 1)}; "
                     f"{len(data.train):,} training and {len(data.val):,} validation tokens."))
-
-    train_t = torch.from_numpy(data.train).to(device)
-    val_t = torch.from_numpy(data.val).to(device)
-    train_batch = BatchSampler(train_t, cfg.block_size, cfg.batch_size, cfg.seed)
-    eval_samplers = {"train": BatchSampler(train_t, cfg.block_size, cfg.batch_size, cfg.seed + 1),
-                     "val": BatchSampler(val_t, cfg.block_size, cfg.batch_size, cfg.seed + 2)}
-
-    optimizer = make_optimizer("adamw", model, cfg.learning_rate, cfg.weight_decay,
-                               betas=(cfg.beta1, cfg.beta2))
-    scheduler = make_scheduler("cosine", optimizer, cfg.max_iters, cfg.warmup_iters,
-                               min_ratio=cfg.min_lr / cfg.learning_rate)
-    trainer = Trainer(model, optimizer, ctx, scheduler=scheduler, grad_clip=cfg.grad_clip,
-                      mixed_precision=cfg.mixed_precision, run=run)
-    precision: Precision = trainer.precision
-
+    task = LanguageModelTask(ctx, cfg, model, data)
+    loop = LoopConfig(total_steps=cfg.max_iters, eval_interval=cfg.eval_interval,
+                      eval_at_start=True, grad_clip=cfg.grad_clip,
+                      mixed_precision=cfg.mixed_precision)
     result: dict[str, Any] = {
-        "run_dir": str(run.path) if run else None, "model": cfg.model, "parameters": n_params,
-        "tokens_per_step": tokens_per_step, "tokenizer": tok.spec,
-        "vocab_size": tok.vocab_size, "evals": []}
-    best = {"loss": math.inf, "step": -1}
-    timing = {"eval": 0.0, "start": time.perf_counter()}
+        "model": cfg.model, "parameters": n_params, "tokens_per_step": tokens_per_step,
+        "tokenizer": tok.spec, "vocab_size": tok.vocab_size}
+    return fit(ctx, task, run, loop, resume=bool(resume), result=result)
 
-    def sample(step: int) -> None:
-        if not cfg.sample_tokens:
-            return
-        pieces = []
-        for _, text in iter_tokens(model, tok, cfg.sample_prompt, cfg.sample_tokens,
-                                   SAMPLE_TEMPERATURE, 0, 1.0, seed=cfg.seed):
-            ctx.check_cancelled()
-            pieces.append(text)
-        ctx.emit(ev.SampleText(step, "".join(pieces), cfg.sample_prompt))
 
-    def evaluate(step: int) -> None:
-        start = time.perf_counter()
-        trainer.flush_metrics()
-        losses = estimate_loss(model, eval_samplers, cfg.eval_iters, precision, ctx)
-        val_loss, train_loss = losses["val"], losses["train"]
-        ctx.emit(ev.Metric("loss", val_loss, step, "val"))
-        ctx.emit(ev.Metric("perplexity", math.exp(min(val_loss, 50.0)), step, "val"))
-        ctx.emit(ev.Metric("perplexity", math.exp(min(train_loss, 50.0)), step, "train"))
-        result["evals"].append({"step": step, "train_loss": train_loss, "val_loss": val_loss})
-        result.update(final_val_loss=val_loss, final_train_loss=train_loss)
-        if run is not None:
-            run.log_metrics(step=step, eval_train_loss=train_loss, val_loss=val_loss,
-                            val_perplexity=math.exp(min(val_loss, 50.0)))
-        ctx.emit(ev.Log(f"step {step}: train loss {train_loss:.4f}, val loss {val_loss:.4f} "
-                        f"(perplexity {math.exp(min(val_loss, 50.0)):.2f})"))
-        meta = {"val_loss": f"{val_loss:.6f}"}
-        trainer.save("last", val_loss, metadata=meta)
-        if val_loss < best["loss"]:
-            best.update(loss=val_loss, step=step)
-            trainer.save("best", val_loss, metadata=meta)
-        sample(step)
-        timing["eval"] += time.perf_counter() - start
+def corpus_spec(corpus: Any, loaded: Corpus) -> str | list[str]:
+    """What run.json records so the same corpus can be read again (resume)."""
+    import os
 
-    def finish(status: str) -> dict[str, Any]:
-        elapsed = time.perf_counter() - timing["start"]
-        steps = trainer.step_count
-        train_only = max(1e-9, elapsed - timing["eval"])
-        result.update(steps=steps, best_val_loss=best["loss"] if best["step"] >= 0 else None,
-                      best_step=best["step"], train_seconds=elapsed,
-                      eval_seconds=timing["eval"],
-                      ms_per_iter=1000.0 * train_only / steps if steps else None,
-                      tokens_per_s=steps * tokens_per_step / train_only if steps else None)
-        if run is not None:
-            run.set_status(status, result=result)
-        return result
+    if isinstance(corpus, str) and corpus.startswith("demo:"):
+        return corpus
+    if isinstance(corpus, (str, os.PathLike)):
+        return str(Path(corpus).expanduser().resolve())
+    if isinstance(corpus, (list, tuple)):
+        return [str(Path(p).expanduser().resolve()) for p in corpus]
+    return [str(Path(f).resolve()) for f in loaded.files if Path(f).is_file()]
 
-    compute_loss: Callable[[], Any] = lambda: model(*train_batch())[1]  # noqa: E731
-    if run is not None:
-        run.set_status("training")
-    last_progress = last_rate = time.perf_counter()
-    rate_steps, rate_eval = 0, timing["eval"]
-    try:
-        evaluate(0)
-        while trainer.step_count < cfg.max_iters:
-            trainer.step(compute_loss, batch_size=cfg.batch_size)
-            step = trainer.step_count
-            rate_steps += 1
-            now = time.perf_counter()
-            if now - last_progress >= 0.1:
-                ctx.emit(ev.Progress(step, cfg.max_iters, "training", unit="step"))
-                last_progress = now
-            if now - last_rate >= 1.0:
-                spent = now - last_rate - (timing["eval"] - rate_eval)
-                ctx.emit(ev.Metric("tokens_per_s", rate_steps * tokens_per_step
-                                   / max(1e-9, spent), step, "train"))
-                last_rate, rate_steps, rate_eval = now, 0, timing["eval"]
-            if step % cfg.eval_interval == 0 or step == cfg.max_iters:
-                evaluate(step)
-        ctx.emit(ev.Progress(cfg.max_iters, cfg.max_iters, "training", unit="step"))
-    except JobCancelled as exc:
-        trainer.flush_metrics()
-        trainer.save("last", metadata={"stopped": "true"})
-        exc.result = finish("stopped")
-        raise
-    except BaseException:
-        if run is not None:
-            run.set_status("failed")
-        raise
-    return finish("finished")
+
+def parse_init(spec: str) -> Path:
+    from playground.core.engine import parse_init_spec
+
+    return parse_init_spec(spec)[0]
 
 
 def make_train_job(cfg: TextTrainConfig, corpus: Any, *, name: str | None = None,
-                   home: str | Path | None = None, tokenizer: Tokenizer | None = None):
+                   home: str | Path | None = None, tokenizer: Tokenizer | None = None,
+                   init_from: str | None = None, freeze: bool = False,
+                   resume: str | Path | None = None):
     """``job(ctx) -> result dict`` that trains ``cfg`` on ``corpus`` into a new text run.
 
     ``corpus``: a path, a folder, a list of paths, ``"demo:pydoc"`` or a loaded
     :class:`~playground.text.corpus.Corpus`. ``tokenizer``: one already built for this corpus
     (e.g. by :func:`~playground.text.tokenizers.make_tokenizer_job` for the preview), used
     instead of building ``cfg.tokenizer`` again. ``home``: the data folder (default: the
-    app's / ``$PLAYGROUND_HOME``).
+    app's / ``$PLAYGROUND_HOME``). ``init_from`` / ``freeze`` / ``resume``: see
+    :func:`train_text_model`.
     """
     check_config(cfg)
 
@@ -388,6 +444,18 @@ def make_train_job(cfg: TextTrainConfig, corpus: Any, *, name: str | None = None
         from playground.core.runs import RunStore
 
         return train_text_model(ctx, cfg, corpus, store=RunStore(home), name=name,
-                                tokenizer=tokenizer)
+                                tokenizer=tokenizer, init_from=init_from, freeze=freeze,
+                                resume=resume, home=home)
 
     return job
+
+
+def make_resume_job(run_dir: str | Path, *, max_iters: int | None = None,
+                    home: str | Path | None = None):
+    """Continue the text run in ``run_dir`` from its last checkpoint, on the same corpus with
+    its own tokenizer; ``max_iters`` sets a new total so a finished run can be trained
+    further."""
+    from playground.core.engine import resume_settings
+
+    cfg, corpus = resume_settings(run_dir, "text", TextTrainConfig, max_iters=max_iters)
+    return make_train_job(cfg, corpus, home=home, resume=run_dir)

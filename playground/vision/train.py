@@ -22,7 +22,7 @@ from playground.core import schema
 from playground.core.jobs import JobContext
 from playground.vision.config import ImageTrainConfig
 
-__all__ = ["ImageTrainConfig", "make_train_job", "misclassified_gallery"]
+__all__ = ["ImageTrainConfig", "make_resume_job", "make_train_job", "misclassified_gallery"]
 
 GALLERY_SIZE = 16
 GALLERY_PIXELS = 96
@@ -59,9 +59,16 @@ def _default_name(cfg: ImageTrainConfig, data: str) -> str:
 
 
 def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
-                   home: str | os.PathLike | None = None,
-                   max_steps: int | None = None) -> Callable[[JobContext], dict[str, Any]]:
+                   home: str | os.PathLike | None = None, max_steps: int | None = None,
+                   init_from: str | None = None, freeze: bool = False,
+                   resume: str | os.PathLike | None = None
+                   ) -> Callable[[JobContext], dict[str, Any]]:
     """A job that trains ``cfg.model`` on ``data`` (a folder or ``demo:NAME``).
+
+    ``init_from`` (``RUN_DIR[:best|:last]``) starts from another image run's weights (a new
+    head when the classes differ; ``freeze`` freezes what was reused). ``resume`` (a run
+    folder) continues that run from its last checkpoint; ``cfg`` then carries its saved
+    settings with a new ``epochs`` total (see :func:`make_resume_job`).
 
     Returns the training result dict: run_dir, val_accuracy, best_val_accuracy, macro_f1,
     per_class, confusion, labels, steps, epochs_done, ...
@@ -69,9 +76,10 @@ def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
     cfg = schema.validate(cfg)
 
     def job(ctx: JobContext) -> dict[str, Any]:
-        from playground.core.data import make_loader, seed_everything
-        from playground.core.runs import RunStore
-        from playground.core.trainer import train_classifier
+        from playground.core.classify import train_classification
+        from playground.core.data import seed_everything
+        from playground.core.engine import begin_run, epoch_loader
+        from playground.core.engine import init_from as load_parent
         from playground.vision.demo import load_data
         from playground.vision.models import REGISTRY, build_model, count_parameters
 
@@ -81,20 +89,27 @@ def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
         ctx.check_cancelled()
         classes = prepared.classes
         entry = REGISTRY.get(cfg.model)
-        model = build_model(cfg.model, len(classes), pretrained=cfg.pretrained,
+        model = build_model(cfg.model, len(classes), pretrained=cfg.pretrained and not resume,
                             transfer=cfg.transfer, dropout=cfg.dropout,
                             image_size=cfg.image_size, ctx=ctx)
         ctx.check_cancelled()
+        parent = None
+        if init_from and not resume:
+            parent = load_parent(model, init_from, freeze=freeze, task="image")
         total, trainable = count_parameters(model)
-        run = RunStore(home).create(
-            "image", name or _default_name(cfg, data), model=cfg.model,
-            config=schema.to_dict(cfg), dataset=prepared.description,
-            extra={"normalization": prepared.normalization, "image_size": cfg.image_size,
-                   "classes": classes, "model_title": entry.title,
-                   "parameters": total, "trainable": trainable})
+        run = begin_run("image", resume=resume, home=home, name=name or _default_name(cfg, data),
+                        model=cfg.model, config=schema.to_dict(cfg), data_spec=data,
+                        dataset=prepared.description, parent=parent, same={"classes": classes},
+                        extra={"normalization": prepared.normalization,
+                               "image_size": cfg.image_size, "classes": classes,
+                               "model_title": entry.title, "parameters": total,
+                               "trainable": trainable})
         ctx.emit(ev.RunStarted(str(run.path), "image", run.name))
         how = ("ImageNet weights, " + ("linear probe" if cfg.transfer == "linear_probe"
                                        else "fine-tune")) if cfg.pretrained else "from scratch"
+        if parent is not None:
+            how = parent.summary()
+            ctx.emit(ev.Log(how))
         ctx.emit(ev.ModelSummary(entry.title, total, trainable,
                                  f"{how}, {len(classes)} classes, {cfg.image_size}px"))
         counts = prepared.counts()
@@ -107,27 +122,39 @@ def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
                             + "; ".join(f"{os.path.basename(p)} ({r})"
                                         for p, r in prepared.skipped[:5])
                             + ("; ..." if len(prepared.skipped) > 5 else ""), level="warning"))
-        run.save_labels(classes)
+        if not resume:
+            run.save_labels(classes)
 
         device = ctx.device
         batch = cfg.batch_size
-        train_loader = make_loader(prepared.train, batch, shuffle=True, device=device,
-                                   workers=cfg.workers, seed=cfg.seed,
-                                   drop_last=len(prepared.train) % batch == 1)
+        train_loader = epoch_loader(prepared.train, batch, device=device, workers=cfg.workers,
+                                    seed=cfg.seed, drop_last=len(prepared.train) % batch == 1)
         val_loader = None
         if prepared.val is not None and len(prepared.val):
-            val_loader = make_loader(prepared.val, max(batch, 128), shuffle=False,
-                                     device=device, workers=cfg.workers, seed=cfg.seed)
+            val_loader = epoch_loader(prepared.val, max(batch, 128), shuffle=False,
+                                      device=device, workers=cfg.workers, seed=cfg.seed)
 
         def after_validation(epoch: int, preds: np.ndarray, targets: np.ndarray,
                              probs: np.ndarray) -> None:
             ctx.emit(misclassified_gallery(prepared.val, classes, preds, targets, probs))
 
-        result = train_classifier(ctx, run, model, train_loader, val_loader, classes, cfg,
-                                  after_validation=after_validation, max_steps=max_steps)
+        result = train_classification(ctx, run, model, train_loader, val_loader, classes, cfg,
+                                      after_validation=after_validation, max_steps=max_steps,
+                                      resume=bool(resume))
         result.update(model=cfg.model, parameters=total, trainable=trainable,
                       train_images=len(prepared.train),
                       val_images=len(prepared.val) if prepared.val is not None else 0)
         return result
 
     return job
+
+
+def make_resume_job(run_dir: str | os.PathLike, *, epochs: int | None = None,
+                    home: str | os.PathLike | None = None, max_steps: int | None = None
+                    ) -> Callable[[JobContext], dict[str, Any]]:
+    """Continue the image run in ``run_dir`` from its last checkpoint (same data, same
+    settings); ``epochs`` sets a new total so a finished run can be trained further."""
+    from playground.core.engine import resume_settings
+
+    cfg, data = resume_settings(run_dir, "image", ImageTrainConfig, epochs=epochs)
+    return make_train_job(cfg, data, home=home, max_steps=max_steps, resume=run_dir)

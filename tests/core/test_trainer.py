@@ -1,4 +1,5 @@
-"""The training engine on a tiny separable problem: learning, events, files, stopping."""
+"""The one training loop (core.engine.fit through core.classify) on a tiny separable problem:
+learning, events, files, stopping, divergence."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from torch.utils.data import TensorDataset
 
 from playground.core import events as ev
 from playground.core.checkpoint import load_into, load_torch
+from playground.core.classify import train_classification as train_classifier
 from playground.core.data import make_loader
+from playground.core.engine import TrainingDiverged, epoch_loader
 from playground.core.errors import ConfigError, JobCancelled
 from playground.core.jobs import CollectingContext, run_job
 from playground.core.runs import RunStore
@@ -22,7 +25,6 @@ from playground.core.trainer import (
     ClassifierTrainConfig,
     Trainer,
     evaluate_classifier,
-    train_classifier,
 )
 
 LABELS = ["north", "east", "west"]
@@ -38,7 +40,7 @@ def _blobs(n_per_class: int, seed: int) -> TensorDataset:
 
 @pytest.fixture
 def loaders():
-    train = make_loader(_blobs(64, seed=1), 16, shuffle=True, seed=0)  # 12 steps per epoch
+    train = epoch_loader(_blobs(64, seed=1), 16, seed=0)  # 12 steps per epoch
     val = make_loader(_blobs(20, seed=2), 32, shuffle=False)
     return train, val
 
@@ -157,12 +159,12 @@ def test_train_classifier_learns_and_reports(loaders):
     # run files
     assert run.last_checkpoint.is_file() and run.best_checkpoint.is_file()
     opt_state = load_torch(run.optimizer_state)
-    assert opt_state["step"] == 36 and "state" in opt_state["optimizer"]
+    assert opt_state["loop"]["step"] == 36 and "state" in opt_state["optimizer"]
     with safe_open(str(run.last_checkpoint), "pt") as fh:
         assert fh.metadata()["step"] == "36" and fh.metadata()["epoch"] == "3"
     rows = run.metrics()
     epoch_rows = [r for r in rows if "epoch" in r]
-    step_rows = [r for r in rows if "step" in r]
+    step_rows = [r for r in rows if "epoch" not in r]
     assert [r["epoch"] for r in epoch_rows] == [1, 2, 3]
     assert {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "macro_f1"} <= set(
         epoch_rows[-1])
@@ -219,8 +221,8 @@ def test_cancellation_saves_and_carries_result(loaders, stop_after):
     assert kinds["last"].step == stop_after and "best" in kinds
     assert run.last_checkpoint.is_file() and run.best_checkpoint.is_file()
     with safe_open(str(run.last_checkpoint), "pt") as fh:
-        assert fh.metadata()["stopped"] == "true" and fh.metadata()["step"] == str(stop_after)
-    assert load_torch(run.optimizer_state)["step"] == stop_after
+        assert fh.metadata()["step"] == str(stop_after)
+    assert load_torch(run.optimizer_state)["loop"]["step"] == stop_after
     info_json = run.info()
     assert info_json["status"] == "stopped" and info_json["result"]["steps"] == stop_after
     load_into(_mlp(), run.last_checkpoint)  # what was saved is usable
@@ -241,8 +243,8 @@ def test_cancellation_through_run_job(loaders):
 def test_nan_model_raises_divergence(loaders):
     train, val = loaders
     run = _run()
-    with pytest.raises(ConfigError, match=r"loss became nan at step 1.*diverged.*Lower the "
-                                          "learning rate"):
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 1.*diverged.*Lower "
+                                               "the learning rate"):
         train_classifier(CollectingContext(), run, NaNModel(), train, val, LABELS, _cfg())
     assert run.info()["status"] == "failed"
 
@@ -252,7 +254,7 @@ def test_huge_learning_rate_diverges(loaders):
     ctx = CollectingContext()
     event = run_job(lambda c: train_classifier(c, None, _mlp(), train, val, LABELS,
                                                _cfg(optimizer="sgd", learning_rate=1e9)), ctx)
-    assert isinstance(event, ev.Failed) and event.error_type == "ConfigError"
+    assert isinstance(event, ev.Failed) and event.error_type == "TrainingDiverged"
     assert "diverged" in event.message
 
 
@@ -265,15 +267,15 @@ def test_max_steps_caps_training(loaders):
     progress = ctx.of_type(ev.Progress)
     assert len(progress) == 7 and progress[-1].total == 7
     assert len(ctx.of_type(ev.ConfusionMatrix)) == 1  # the cut epoch is still validated
-    assert load_torch(run.optimizer_state)["step"] == 7
+    assert load_torch(run.optimizer_state)["loop"]["step"] == 7
     result = train_classifier(CollectingContext(), None, _mlp(), train, val, LABELS,
                               _cfg(epochs=2), max_steps=15)
     assert result["steps"] == 15 and result["epochs_done"] == 2
 
 
 def test_empty_training_set_is_config_error():
-    empty = make_loader(TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)), 4,
-                        shuffle=False)
+    empty = epoch_loader(TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)), 4,
+                         seed=0, shuffle=False)
     with pytest.raises(ConfigError, match="training set is empty"):
         train_classifier(CollectingContext(), None, _mlp(), empty, None, LABELS, _cfg())
 
@@ -295,8 +297,6 @@ def test_trainer_step_emits_metrics_and_clips():
     assert ctx.of_type(ev.Metric)[0].value == pytest.approx(float(loss))
     trainer.flush_metrics()  # nothing new since the last emit: no duplicate point
     assert len(ctx.of_type(ev.Metric)) == 3
-    trainer.save()  # no run: nothing to write, nothing emitted
-    assert ctx.of_type(ev.CheckpointSaved) == []
 
 
 def test_trainer_step_checks_cancel():
