@@ -8,7 +8,9 @@ and best validation loss, and the run folder as the last line.
 
 ``playground generate --run DIR --prompt TEXT --max-new-tokens N --temperature T --top-k K
 --top-p P [--seed S]`` streams the prompt and its continuation to stdout (``--run`` defaults to
-the newest text run). Ctrl-C stops either command, keeping what was learned / written.
+the newest text run); the sampling flags and their defaults come from
+:class:`~playground.text.generate_config.GenerateConfig`, the schema of the Generate form.
+Ctrl-C stops either command, keeping what was learned / written.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from playground.core import events as ev
 def register(groups, common) -> None:
     from playground.core import schema
     from playground.text.corpus import DEMO_PYDOC
+    from playground.text.generate_config import GenerateConfig
     from playground.text.train import TextTrainConfig
 
     train = groups["train"].add_parser(
@@ -42,15 +45,7 @@ def register(groups, common) -> None:
     gen.add_argument("--run", default=None, metavar="DIR",
                      help="run folder (default: the newest text run with a checkpoint)")
     gen.add_argument("--prompt", default="", help="text to continue (default: a new line)")
-    gen.add_argument("--max-new-tokens", type=int, default=200, metavar="N")
-    gen.add_argument("--temperature", type=float, default=1.0, metavar="T",
-                     help="sampling temperature; 0 = greedy (default: 1.0)")
-    gen.add_argument("--top-k", type=int, default=0, metavar="K",
-                     help="sample from the K most likely tokens; 0 = off (default)")
-    gen.add_argument("--top-p", type=float, default=1.0, metavar="P",
-                     help="sample from the smallest set with probability >= P; 1 = off")
-    gen.add_argument("--seed", type=int, default=None, metavar="S",
-                     help="random seed for reproducible output")
+    schema.add_arguments(gen, GenerateConfig)  # the Generate form's fields and defaults
     gen.add_argument("--checkpoint", choices=("best", "last"), default="best",
                      help="which weights to use (default: best validation loss)")
     gen.add_argument("--continuation-only", action="store_true",
@@ -99,12 +94,15 @@ class _StreamContext:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from playground.core import schema
     from playground.core.device import set_cpu_threads
     from playground.core.errors import RunError
     from playground.core.jobs import JobContext, run_job
     from playground.text.generate import TextGenerator, latest_text_run, make_generate_job
+    from playground.text.generate_config import GenerateConfig
     from playground.text.sampling import prompt_ids
 
+    opts = schema.from_arguments(GenerateConfig, args)
     if getattr(args, "threads", 0):
         set_cpu_threads(args.threads)
     run_dir = args.run or latest_text_run()
@@ -120,8 +118,8 @@ def _generate(args: argparse.Namespace) -> int:
     if not args.continuation_only:
         sys.stdout.write(args.prompt)
         sys.stdout.flush()
-    job = make_generate_job(generator, args.prompt, args.max_new_tokens, args.temperature,
-                            args.top_k, args.top_p, args.seed)
+    job = make_generate_job(generator, args.prompt, opts.max_new_tokens, opts.temperature,
+                            opts.top_k, opts.top_p, opts.seed_or_none)
     done: list[ev.Event] = []
     worker = threading.Thread(target=lambda: done.append(run_job(job, ctx)), daemon=True)
     worker.start()

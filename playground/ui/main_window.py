@@ -1,19 +1,29 @@
-"""The main window: a tab per task, menus, the device toolbar and the status bar."""
+"""The main window: a tab per task, menus, the device toolbar and the status bar.
+
+Failures are shown, not hidden: a tab whose module cannot be imported (or whose constructor
+fails) is replaced by a :class:`BrokenTab` that shows the error and what to do, and a failed
+``import torch`` is an error in the status bar (``torch_loaded`` stays False), never "ready".
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
+import traceback
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
     QSpinBox,
     QTabWidget,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -30,29 +40,68 @@ def app_settings() -> QSettings:
     return QSettings(APP_NAME, APP_NAME)
 
 
+# (title, module, class) of every tab, in order
+TABS = [
+    ("Image recognition", "playground.ui.tabs.image_tab", "ImageTab"),
+    ("Text", "playground.ui.tabs.text_tab", "TextTab"),
+    ("Speech", "playground.ui.tabs.speech_tab", "SpeechTab"),
+    ("Runs", "playground.ui.tabs.runs_tab", "RunsTab"),
+]
+
+
+def what_to_do(exc: BaseException) -> str:
+    """One sentence on how to fix a failed import of a tab or of torch."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        package = exc.name.split(".")[0]
+        if package != "playground":
+            return (f"The Python package '{package}' is missing: install the app's "
+                    "requirements again (in the app's folder: pip install -e . with the "
+                    "constraints file the README names), then restart the app.")
+    return ("Restart the app; if it happens again, reinstall it, or report the problem with "
+            "the details (Details… in the status bar, or the log).")
+
+
+class BrokenTab(QWidget):
+    """Stands in for a tab that could not be built: the error, what to do, the traceback."""
+
+    def __init__(self, appctx, *, title: str, error: BaseException, details: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.error = error
+        self.message = (f"The {title} tab could not be loaded: {type(error).__name__}: "
+                        f"{error}. {what_to_do(error)} The other tabs work.")
+        layout = QVBoxLayout(self)
+        label = QLabel(self.message)
+        label.setWordWrap(True)
+        label.setStyleSheet("color: #b00020; font-size: 11pt;")
+        label.setTextInteractionFlags(label.textInteractionFlags()
+                                      | Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(label)
+        self.details = QPlainTextEdit(details)
+        self.details.setReadOnly(True)
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        layout.addWidget(self.details, 1)
+        self.details_text = details
+
+
+def _broken(title: str, exc: BaseException, details: str):
+    return functools.partial(BrokenTab, title=title, error=exc, details=details)
+
+
 def tab_factories():
-    """(title, factory) of every working tab, in order."""
-    from playground.ui.tabs.image_tab import ImageTab
+    """(title, factory) of every tab, in order; ``factory(appctx) -> QWidget``.
 
-    factories = [("Image recognition", ImageTab)]
-    try:
-        from playground.ui.tabs.text_tab import TextTab
-
-        factories.append(("Text", TextTab))
-    except ImportError:
-        pass
-    try:
-        from playground.ui.tabs.speech_tab import SpeechTab
-
-        factories.append(("Speech", SpeechTab))
-    except ImportError:
-        pass
-    try:
-        from playground.ui.tabs.runs_tab import RunsTab
-
-        factories.append(("Runs", RunsTab))
-    except ImportError:
-        pass
+    A tab whose module fails to import gets a factory of a :class:`BrokenTab` instead.
+    """
+    factories = []
+    for title, module, name in TABS:
+        try:
+            factory = getattr(importlib.import_module(module), name)
+        except Exception as exc:  # noqa: BLE001 - shown in the tab, logged with its traceback
+            log.exception("the %s tab could not be imported", title)
+            factory = _broken(title, exc, traceback.format_exc())
+        factories.append((title, factory))
     return factories
 
 
@@ -69,13 +118,27 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self.tab_widgets: dict[str, QWidget] = {}
+        self.torch_error: str | None = None
+        # connected before any tab: a failed import is known before the tabs react
+        self.appctx.torch_ready.connect(self._check_torch)
         for title, factory in tab_factories():
-            widget = factory(self.appctx)
+            try:
+                widget = factory(self.appctx)
+            except Exception as exc:  # noqa: BLE001 - the tab shows it, the rest still works
+                log.exception("the %s tab could not be built", title)
+                widget = BrokenTab(self.appctx, title=title, error=exc,
+                                   details=traceback.format_exc())
             self.tab_widgets[title] = widget
             self.tabs.addTab(widget, title)
         self._build_toolbar()
         self._build_menus()
         self.appctx.torch_ready.connect(self._on_torch_ready)
+        broken = [w for w in self.tab_widgets.values() if isinstance(w, BrokenTab)]
+        if broken:
+            self.appctx.error(broken[0].message if len(broken) == 1 else
+                              f"{len(broken)} tabs could not be loaded: "
+                              f"{', '.join(w.title for w in broken)}. See each tab.",
+                              "\n\n".join(w.details_text for w in broken))
         self._memory_timer = QTimer(self)
         self._memory_timer.setInterval(1000)
         self._memory_timer.timeout.connect(self._update_memory)
@@ -115,7 +178,22 @@ class MainWindow(QMainWindow):
         self.memory_label.setToolTip("GPU memory in use by the app / total")
         bar.addWidget(self.memory_label)
 
+    def _check_torch(self) -> None:
+        """Runs first on ``torch_ready``: if torch cannot be imported, say so and stay unready."""
+        try:
+            import torch  # noqa: F401 - already imported by the warm-up thread when it worked
+            import torchvision  # noqa: F401
+        except Exception as exc:  # noqa: BLE001 - shown to the user; the app stays open
+            log.exception("importing torch failed")
+            self.appctx.torch_loaded = False  # the tabs' torch_ready handlers do nothing
+            self.torch_error = (f"PyTorch could not be loaded ({type(exc).__name__}: {exc}), "
+                                "so nothing can be trained or predicted. "
+                                f"{what_to_do(exc)}")
+            self.appctx.error(self.torch_error, traceback.format_exc())
+
     def _on_torch_ready(self) -> None:
+        if self.torch_error is not None:
+            return
         from playground.core.device import list_devices
 
         try:
@@ -171,7 +249,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         image_tab = self.tab_widgets.get("Image recognition")
-        if image_tab is not None:
+        if image_tab is not None and not isinstance(image_tab, BrokenTab):
             open_image = QAction("Open &image to predict…", self)
             open_image.setShortcut(QKeySequence.StandardKey.Open)
             open_image.triggered.connect(lambda: self._show(image_tab, "open_images"))
@@ -217,7 +295,9 @@ class MainWindow(QMainWindow):
         lines = [f"<b>Model Playground {__version__}</b>",
                  "Hands-on deep learning with PyTorch: train, inspect and use real models.",
                  "", f"Python {platform.python_version()} · PySide6 {pyside_version}"]
-        if "torch" in sys.modules:
+        if self.torch_error is not None:
+            lines.append(self.torch_error)
+        elif "torch" in sys.modules:
             import torch
             import torchvision
 

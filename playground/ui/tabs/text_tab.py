@@ -5,8 +5,9 @@ The tab has one page per mode (a tab bar at the top): **Generate** (this module'
 attention maps); Translate slots in beside it as a second page.
 
 Thin by design: options come from the schema forms (:class:`TextTrainConfig`,
-:class:`GenerateOptions`), every long piece of work is a Qt-free job from ``playground.text``
-handed to a :class:`JobRunner`, and the events that come back are rendered. Modules that import
+:class:`GenerateConfig`, shared with ``playground generate``), every long piece of work is a
+Qt-free job from ``playground.text`` handed to a :class:`JobRunner`, and the events that come
+back are rendered. Modules that import
 torch are imported inside methods, after ``torch_ready``; reading the corpus and building a
 tokenizer need no torch and start at once.
 """
@@ -25,7 +26,7 @@ from playground.core import events as ev
 from playground.core import schema
 from playground.core.errors import ConfigError, PlaygroundError, TokenizerError
 from playground.text.corpus import DEMO_PYDOC
-from playground.text.jobs import GenerateOptions
+from playground.text.generate_config import GenerateConfig
 from playground.text.models import TEXT_MODELS
 from playground.text.train import TextTrainConfig, check_config
 from playground.ui.appctx import AppContext
@@ -54,7 +55,7 @@ class GenerateMode(QWidget):
     def __init__(self, appctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.appctx = appctx
-        self.view = GenerateView(TextTrainConfig, GenerateOptions)
+        self.view = GenerateView(TextTrainConfig, GenerateConfig)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
@@ -595,7 +596,7 @@ class GenerateMode(QWidget):
         if self.generate_runner.is_busy():
             return
         try:
-            opts: GenerateOptions = self.view.options_form.value()
+            opts: GenerateConfig = self.view.options_form.value()
         except ConfigError as exc:
             self.appctx.error(str(exc))
             return
