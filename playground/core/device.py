@@ -7,6 +7,7 @@ autocast (bf16 where supported, else fp16 with a gradient scaler).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from dataclasses import dataclass
 
@@ -76,11 +77,33 @@ def resolve_device(name: str | None = "auto"):
     raise DeviceError(f"Unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps.")
 
 
+def cpu_count() -> int:
+    """CPU cores this process may use (its affinity mask where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def cap_to_cpus(n: int, what: str = "workers") -> tuple[int, str | None]:
+    """``n`` limited to the cores present, and a note when it was lowered.
+
+    Asking for 32 data-loader workers (or threads) on a 2-core machine starts 32 processes
+    that fight over two cores and look like a hang; use at most one per core instead.
+    """
+    cores = cpu_count()
+    if n <= cores:
+        return n, None
+    return cores, (f"note: {n} {what} asked for, but this machine has {cores} CPU "
+                   f"core{'s' if cores != 1 else ''}; using {cores}.")
+
+
 def set_cpu_threads(n: int) -> None:
+    """torch's CPU threads: 0 keeps torch's default; more than the cores is capped."""
     import torch
 
     if n > 0:
-        torch.set_num_threads(n)
+        torch.set_num_threads(cap_to_cpus(n, "threads")[0])
 
 
 def memory_in_use(device) -> tuple[int, int]:

@@ -47,6 +47,15 @@ class DeviceError(PlaygroundError):
     """The chosen device is not present, or ran out of memory."""
 
 
+class StorageError(PlaygroundError, OSError):
+    """A file or folder cannot be read or written: missing, permission denied, disk full,
+    read-only, or a file where a folder is needed (``--home`` pointing at a file)."""
+
+
+class ConfirmationRequired(PlaygroundError):  # noqa: N818 - reads better at the raise site
+    """A destructive action needs a yes, and there is no terminal to ask on (use ``--yes``)."""
+
+
 class JobCancelled(PlaygroundError):  # noqa: N818 - reads better at the raise site
     """Raised inside a job when the user pressed Stop; the runner reports it as stopped."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -103,9 +104,106 @@ class LazyChoices:
         return repr(tuple(self.source()))
 
 
+class NumberError(ValueError):
+    """A value that is not an acceptable number; ``problem`` is "type", "finite" or "range"."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def format_number(value: float) -> str:
+    """``1``, ``0.5``, ``1e-07``, ``2147483647``: bounds as a person would write them."""
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    return f"{value:g}"
+
+
+def range_text(low: float | None, high: float | None) -> str:
+    """``between 1 and 1000`` / ``at least 1`` / ``at most 5`` / ``any number``."""
+    if low is not None and high is not None:
+        return f"between {format_number(low)} and {format_number(high)}"
+    if low is not None:
+        return f"at least {format_number(low)}"
+    if high is not None:
+        return f"at most {format_number(high)}"
+    return "any number"
+
+
+def check_number(value: Any, kind: type, low: float | None = None,
+                 high: float | None = None) -> int | float:
+    """``value`` (a number or its text) as ``kind`` (int or float) within ``[low, high]``.
+
+    Raises :class:`NumberError` ("must be between 0 and 64 (got -3)") and never accepts NaN,
+    infinity, booleans, or a fraction for an int. The schema (forms, run JSON) and the CLI's
+    argparse types share it, so a value is judged the same way everywhere.
+    """
+    allowed = range_text(low, high)
+    shown = value.strip() if isinstance(value, str) else repr(value)
+    noun = "a whole number" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise NumberError(f"must be {noun} {allowed} (got {shown})", "type")
+    number: int | float
+    try:
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and kind is int and value.strip().lstrip("+-").isdigit():
+            number = int(value)
+        else:
+            number = float(value)
+    except (ValueError, OverflowError):
+        raise NumberError(f"must be {noun} {allowed} (got {shown})", "type") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise NumberError(f"must be a finite number {allowed} (got {shown})", "finite")
+    if kind is int:
+        if isinstance(number, float) and not number.is_integer():
+            raise NumberError(f"must be {noun} {allowed} (got {shown})", "type")
+        number = int(number)
+    else:
+        number = float(number)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise NumberError(f"must be {allowed} (got {shown})", "range")
+    return number
+
+
+def number_type(kind: type, low: float | None = None, high: float | None = None):
+    """An argparse ``type=`` that parses ``kind`` and checks ``[low, high]``: a bad value ends
+    parsing with ``--flag must be between LOW and HIGH (got TEXT)`` (NaN and inf included)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            return check_number(text, kind, low, high)
+        except NumberError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = kind.__name__  # what argparse names in its own messages
+    return parse
+
+
 def coerce(spec: FieldSpec, value: Any) -> Any:
-    """Convert ``value`` to the field's type and check its bounds; raise ConfigError."""
+    """Convert ``value`` to the field's type and check its bounds; raise ConfigError.
+
+    Numbers must be finite and within the field's range; the message names the range.
+    """
     what = f"{spec.label} ({spec.flag})"
+    if spec.type in (int, float):
+        allowed = (f" Allowed: {range_text(spec.min, spec.max)}."
+                   if spec.min is not None or spec.max is not None else "")
+        try:
+            value = check_number(value, spec.type)
+        except NumberError as exc:
+            if exc.problem == "finite":
+                raise ConfigError(f"{what} must be a finite number; got {value!r}."
+                                  f"{allowed}") from None
+            raise ConfigError(f"{what} must be {spec.type.__name__}, got {value!r}."
+                              f"{allowed}") from None
+        if spec.min is not None and value < spec.min:
+            raise ConfigError(f"{what} must be at least {format_number(spec.min)}; "
+                              f"got {value!r}.{allowed}")
+        if spec.max is not None and value > spec.max:
+            raise ConfigError(f"{what} must be at most {format_number(spec.max)}; "
+                              f"got {value!r}.{allowed}")
+        return value
     try:
         if spec.type is bool:
             if isinstance(value, str):
@@ -113,25 +211,18 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
                 if low not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
                     raise ValueError(value)
                 value = low in ("true", "1", "yes", "on")
-            else:
+            elif isinstance(value, (bool, int, float)) and value in (0, 1):
                 value = bool(value)
-        elif spec.type is int:
-            if isinstance(value, float) and not value.is_integer():
+            else:  # a list, a dict, 7 ... from a hand-edited file
                 raise ValueError(value)
-            value = int(value)
-        elif spec.type is float:
-            value = float(value)
-        else:
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
             value = str(value)
+        else:
+            raise ValueError(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{what} must be {spec.type.__name__}, got {value!r}.") from None
     if spec.choices is not None and value not in spec.choices:
         raise ConfigError(f"{what} must be one of {', '.join(spec.choices)}; got {value!r}.")
-    if spec.type in (int, float):
-        if spec.min is not None and value < spec.min:
-            raise ConfigError(f"{what} must be at least {spec.min:g}; got {value!r}.")
-        if spec.max is not None and value > spec.max:
-            raise ConfigError(f"{what} must be at most {spec.max:g}; got {value!r}.")
     return value
 
 
@@ -175,9 +266,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *,
         help_text = spec.help or spec.label
         bounds = []
         if spec.min is not None:
-            bounds.append(f"min {spec.min:g}")
+            bounds.append(f"min {format_number(spec.min)}")
         if spec.max is not None:
-            bounds.append(f"max {spec.max:g}")
+            bounds.append(f"max {format_number(spec.max)}")
         extra = f" [{', '.join(bounds)}]" if bounds else ""
         help_text = f"{help_text}{extra} (default: {spec.default})".replace("%", "%%")
         if spec.type is bool:
@@ -192,7 +283,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *,
             else:
                 metavar = spec.name.upper()
             group.add_argument(spec.flag, dest=spec.name, default=None, metavar=metavar,
-                               choices=choices, type=spec.type, help=help_text)
+                               choices=choices, help=help_text,
+                               type=number_type(spec.type, spec.min, spec.max)
+                               if spec.type in (int, float) else spec.type)
 
 
 def from_arguments(cls: type[T], namespace: argparse.Namespace, base: T | None = None) -> T:

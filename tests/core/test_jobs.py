@@ -52,7 +52,9 @@ def test_failed_with_generic_exception():
 
     event = run_job(exploding_job, ctx)
     assert isinstance(event, ev.Failed)
-    assert event.message == "KeyError: 'missing'" and event.error_type == "KeyError"
+    assert event.message.startswith("An unexpected error (KeyError) stopped the job: "
+                                    "'missing'. This is a bug; please report it")
+    assert event.error_type == "KeyError"
     assert "Traceback (most recent call last)" in event.details
     assert "exploding_job" in event.details
     assert _terminal(ctx) == [event]
@@ -60,7 +62,8 @@ def test_failed_with_generic_exception():
 
 def test_failed_exception_without_message():
     event = run_job(lambda c: (_ for _ in ()).throw(RuntimeError()), CollectingContext())
-    assert isinstance(event, ev.Failed) and event.message == "RuntimeError"
+    assert isinstance(event, ev.Failed)
+    assert event.message.startswith("An unexpected error (RuntimeError) stopped the job. This")
 
 
 def test_out_of_memory_message():
