@@ -4,6 +4,9 @@ No arguments opens the app. With a sub-command it runs headless over the same ta
 tabs use: ``train``, ``predict``, ``generate``, ``transcribe`` and ``runs``.
 Each task contributes its sub-commands from its own module in this package; every training
 option is a flag generated from the task's schema (field name in kebab-case).
+
+One error path: every failure prints one ``error:`` line (and where the details are logged),
+never a traceback unless ``--verbose``; see :mod:`playground.cli.common`.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from playground import __version__
 def build_parser() -> argparse.ArgumentParser:
     from playground.cli import common, image, runs, speech, text
 
-    parser = argparse.ArgumentParser(
+    parser = common.Parser(
         prog="playground",
         description="Model Playground: train, inspect and use PyTorch models. "
                     "Run without arguments to open the app.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common.add_verbose(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train a model (image, text, speech)")
     train_sub = train.add_subparsers(dest="task", metavar="TASK", required=True)

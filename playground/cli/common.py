@@ -1,5 +1,18 @@
-"""What every sub-command shares: --home/--device flags, a terminal job context with a
-progress bar, and turning errors into a one-line message and a non-zero exit code."""
+"""What every sub-command shares: --home/--device/--verbose flags, argparse types that check
+ranges, a terminal job context with a progress bar, and the one error path.
+
+The error path (:func:`dispatch`, :func:`report_exception`, :func:`report_failed`): a failure
+prints ``error: <sentence>`` (from :func:`playground.core.jobs.describe_exception`) and exits
+non-zero; the traceback goes to the log file (:mod:`playground.core.logs`), whose path is
+printed as ``details: PATH``, or to the terminal with ``--verbose``. A bug (an exception type
+the app does not expect) says so and asks to be reported with the log. Sub-commands raise
+:class:`~playground.core.errors.PlaygroundError` subclasses (or let ``OSError`` through) and
+never print tracebacks themselves; a failed job's event goes to :func:`report_failed`.
+
+Text read from files (labels, run names, paths, generated text) is printed through
+:func:`safe_text`, and stdout itself escapes terminal control characters while a command runs
+(:class:`SafeWriter`), so a crafted ``labels.json`` cannot clear the screen or recolour it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +20,111 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any
 
 from playground.core import events as ev
-from playground.core.errors import PlaygroundError
-from playground.core.jobs import JobContext, run_job
+from playground.core import logs
+from playground.core.jobs import JobContext, describe_exception, is_expected, run_job
+from playground.core.schema import number_type
+
+log = logging.getLogger(__name__)
+
+MAX_COUNT = 1024  # threads / workers: more than any machine this app runs on
 
 
+# ------------------------------------------------------------------------------------------
+# argparse: one-line errors, range-checked types
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``error: --threads must be between 0 and
+    1024 (got -3) (see `playground train image --help`)``, exit code 2. Sub-parsers inherit it."""
+
+    def error(self, message: str):  # noqa: ANN201 - argparse's signature (NoReturn)
+        match = re.match(r"argument (\S+?)(?:/\S+)?: (.*)", message, re.DOTALL)
+        if match:
+            flag, rest = match.groups()
+            message = f"{flag} {rest}" if rest.startswith(("must ", "is ")) else \
+                f"{flag}: {rest}"
+        self.exit(2, f"error: {safe_text(message)} (see `{self.prog} --help`)\n")
+
+
+def int_range(low: int | None = None, high: int | None = None):
+    """argparse ``type=`` for a whole number in ``[low, high]`` (``--top-k``, ``--threads``)."""
+    return number_type(int, low, high)
+
+
+def float_range(low: float | None = None, high: float | None = None):
+    """argparse ``type=`` for a finite number in ``[low, high]`` (NaN and inf refused)."""
+    return number_type(float, low, high)
+
+
+def field_type(cls: type, name: str):
+    """argparse ``type=`` with the range of schema field ``name`` of ``cls`` (one place for a
+    bound the form and the CLI share, e.g. ``field_type(GenerateOptions, "temperature")``)."""
+    from playground.core import schema
+
+    spec = next(f for f in schema.fields(cls) if f.name == name)
+    return number_type(spec.type, spec.min, spec.max)
+
+
+def cap_counts(args: argparse.Namespace, names: tuple[str, ...] = ("threads", "workers"),
+               ) -> list[str]:
+    """Lower ``--threads`` / ``--workers`` above the machine's cores to the cores, with a note
+    each (32 workers on 2 cores looked like a hang); return the notes."""
+    from playground.core.device import cap_to_cpus
+
+    notes = []
+    for name in names:
+        value = getattr(args, name, None)
+        if isinstance(value, int) and value > 0:
+            capped, note = cap_to_cpus(value, "--" + name.replace("_", "-"))
+            if note:
+                setattr(args, name, capped)
+                notes.append(note)
+    return notes
+
+
+# ------------------------------------------------------------------------------------------
+# terminal-safe text
+
+_BIDI = [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_CONTROL = [*range(0x20), 0x7F, *range(0x80, 0xA0), *_BIDI]
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\x1b"}
+_SAFE = {c: _NAMED.get(chr(c), f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+         for c in _CONTROL}
+_SAFE_LINES = {c: v for c, v in _SAFE.items() if chr(c) not in "\n\t"}
+# stdout may carry JSON: \uXXXX is valid there and reads the same in plain text
+_STREAM = {c: f"\\u{c:04x}" for c in _CONTROL if chr(c) not in "\n\t"}
+
+
+def safe_text(value: Any, *, keep_newlines: bool = False) -> str:
+    """``value`` as text with terminal control characters escaped (ESC -> ``\\x1b``, a
+    newline -> ``\\n`` unless ``keep_newlines``; bidi overrides too). Use it for every name,
+    label, path or message that came from a file before printing it."""
+    return str(value).translate(_SAFE_LINES if keep_newlines else _SAFE)
+
+
+class SafeWriter:
+    """A text stream that escapes control characters (but newlines and tabs) on the way to
+    the terminal; :func:`dispatch` puts it around stdout while a command runs."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text.translate(_STREAM))
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+# ------------------------------------------------------------------------------------------
 def add_common(parser: argparse.ArgumentParser, *, device: bool = True) -> None:
     parser.add_argument("--home", metavar="DIR", default=None,
                         help="data folder for runs and caches (default: $PLAYGROUND_HOME or the "
@@ -22,9 +132,16 @@ def add_common(parser: argparse.ArgumentParser, *, device: bool = True) -> None:
     if device:
         parser.add_argument("--device", default="auto",
                             help="auto (default), cpu, cuda, cuda:N or mps")
-        parser.add_argument("--threads", type=int, default=0,
-                            help="CPU threads for torch (0 = torch's default)")
+        parser.add_argument("--threads", type=int_range(0, MAX_COUNT), default=0, metavar="N",
+                            help="CPU threads for torch (0 = torch's default; more than the "
+                                 "machine's cores is lowered to the cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_verbose(parser, default=argparse.SUPPRESS)
+
+
+def add_verbose(parser: argparse.ArgumentParser, default: Any = False) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="print tracebacks and log messages to the terminal")
 
 
 class TerminalContext(JobContext):
@@ -80,6 +197,7 @@ class TerminalContext(JobContext):
             self._bar = None
 
     def _write(self, text: str) -> None:
+        text = safe_text(text, keep_newlines=True)
         if self._bar is not None:
             self._bar.write(text, file=sys.stderr)
         elif not self.quiet:
@@ -109,18 +227,79 @@ def run_in_terminal(job, args: argparse.Namespace) -> tuple[ev.Event, TerminalCo
 
 
 def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {safe_text(message, keep_newlines=True)}", file=sys.stderr)
     return 1
 
 
+def _details_line(message: str) -> None:
+    path = logs.log_file()
+    if logs.verbose():
+        return
+    if path is None:
+        print("details: run again with --verbose to see them", file=sys.stderr)
+    elif str(path) not in message:
+        print(f"details: {path}", file=sys.stderr)
+
+
+def report_exception(exc: BaseException) -> int:
+    """Log ``exc`` with its traceback; print ``error: <sentence>`` (and ``details: LOG``)."""
+    log.error("command failed (%s): %s", type(exc).__name__, exc, exc_info=exc)
+    message = describe_exception(exc, log_file=logs.log_file(), in_job=False)
+    fail(message)
+    if is_expected(exc) or logs.log_file() is None:
+        _details_line(message)
+    return 1
+
+
+def report_failed(event: ev.Failed) -> int:
+    """Print a failed job's sentence (its traceback is already in the log); exit code 1."""
+    fail(event.message)
+    _details_line(event.message)
+    return 1
+
+
+def _check_home() -> None:
+    from playground.core.paths import home_dir
+
+    home_dir()  # a file, or a folder that cannot be created: one clear sentence now
+
+
 def dispatch(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "home", None):
-        os.environ["PLAYGROUND_HOME"] = os.path.abspath(os.path.expanduser(args.home))
+    """Run a parsed sub-command: the one place failures become ``error:`` lines."""
+    verbose = bool(getattr(args, "verbose", False))
+    stdout = sys.stdout
+    sys.stdout = SafeWriter(stdout)
     try:
+        if getattr(args, "home", None):
+            os.environ["PLAYGROUND_HOME"] = os.path.abspath(os.path.expanduser(args.home))
+        logs.configure(verbose=verbose)
+        _check_home()
+        for note in cap_counts(args):
+            print(note, file=sys.stderr)
         return int(args.handler(args) or 0)
-    except PlaygroundError as exc:
-        return fail(str(exc))
+    except KeyboardInterrupt:
+        print("\nstopped", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `playground runs list | head -1`: the reader left, fine
+        _silence_stdout()
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the one place errors become a sentence
+        return report_exception(exc)
+    finally:
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            _silence_stdout()
+        sys.stdout = stdout
+        logs.reset()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def print_json(data: Any) -> None:
@@ -131,9 +310,9 @@ def finish_training(event: ev.Event, ctx: TerminalContext,
                     summary: list[tuple[str, Any]] | None = None) -> int:
     """Print final metrics, then the run folder as the last line; exit code 0 / 1 / 130."""
     if isinstance(event, ev.Failed):
-        print(f"error: {event.message}", file=sys.stderr)
+        report_failed(event)
         if ctx.run_dir:
-            print(ctx.run_dir)
+            print(safe_text(ctx.run_dir))
         return 1
     assert isinstance(event, ev.Finished)
     if event.stopped:
@@ -146,5 +325,5 @@ def finish_training(event: ev.Event, ctx: TerminalContext,
     result = event.result if isinstance(event.result, dict) else {}
     run_dir = result.get("run_dir") or ctx.run_dir
     if run_dir:
-        print(run_dir)
+        print(safe_text(run_dir))
     return 130 if event.stopped else 0

@@ -31,7 +31,8 @@ def register(groups, common) -> None:
     train.add_argument("--recipe", action="store_true",
                        help="start from the demo's tuned recipe (image size, epochs, "
                             "augmentation); flags given still win")
-    train.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)
+    train.add_argument("--max-steps", type=common.int_range(1, 10**9), default=None,
+                       help=argparse.SUPPRESS)
     schema.add_arguments(train, ImageTrainConfig)
     common.add_common(train)
     train.set_defaults(handler=_train)
@@ -40,8 +41,8 @@ def register(groups, common) -> None:
         "image", help="classify image files with a trained image run")
     predict.add_argument("--run", required=True, metavar="DIR", help="run folder")
     predict.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    predict.add_argument("--top-k", type=int, default=5, help="classes to show per file "
-                         "(default: 5)")
+    predict.add_argument("--top-k", type=common.int_range(1, 10_000), default=5,
+                         help="classes to show per file (default: 5)")
     predict.add_argument("--checkpoint", choices=("best", "last"), default="best",
                          help="which checkpoint to use (default: best)")
     predict.add_argument("--json", action="store_true", help="print one JSON document")

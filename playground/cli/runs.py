@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 
 from playground.core.runs import RunStore, open_run
 
@@ -50,10 +51,26 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     width = shutil.get_terminal_size((120, 20)).columns
     for r in rows:
-        best = "" if r.get("best") is None else f" best={r['best']:.4f}"
-        line = f"{r['task']:<9} {r['status'] or '':<9} {r['model'] or '':<20}{best}  {r['path']}"
-        print(line[: max(width, 200)])
+        print(_line(r)[: max(width, 200)])
     return 0
+
+
+def _line(row: dict) -> str:
+    """One run as a line; any field from a hand-edited run.json is shown, escaped, never
+    formatted as a number unless it is one."""
+    from playground.cli.common import safe_text
+
+    def text(key: str) -> str:
+        value = row.get(key)
+        return "" if value is None else safe_text(value)
+
+    best = row.get("best")
+    if isinstance(best, (int, float)) and not isinstance(best, bool):
+        best_text = f" best={best:.4f}"
+    else:
+        best_text = "" if best is None else f" best={safe_text(best)}"
+    return (f"{text('task'):<9} {text('status'):<9} {text('model'):<20}{best_text}  "
+            f"{text('path')}")
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -64,9 +81,19 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
+    from playground.cli.common import safe_text
+    from playground.core.errors import ConfirmationRequired
+
     run = open_run(args.run)
     if not args.yes:
-        answer = input(f"Delete {run.path}? [y/N] ").strip().lower()
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            raise ConfirmationRequired(
+                f"Not deleting {safe_text(run.path)}: there is no terminal to confirm on. "
+                "Run again with --yes to delete it without asking.")
+        try:
+            answer = input(f"Delete {safe_text(run.path)}? [y/N] ").strip().lower()
+        except EOFError:  # Ctrl-D at the prompt: a no
+            answer = ""
         if answer not in ("y", "yes"):
             print("not deleted")
             return 1

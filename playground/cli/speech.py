@@ -48,7 +48,7 @@ def register(groups, common) -> None:
                             "group matched against file names (default: %(default)s)"
                             .replace("%(default)s", DEFAULT_LABEL_PATTERN.replace("%", "%%")))
     train.add_argument("--name", default=None, help="run name (default: model and data)")
-    train.add_argument("--max-steps", type=int, default=None, metavar="N",
+    train.add_argument("--max-steps", type=common.int_range(1, 10**9), default=None, metavar="N",
                        help="stop after N optimisation steps (quick trials)")
     kw_default = next(f.default for f in schema.fields(KeywordTrainConfig) if f.name == "model")
     train.add_argument("--model", default=None, choices=schema.LazyChoices(REGISTRY.names),
@@ -72,7 +72,7 @@ def register(groups, common) -> None:
         description="Classify audio files with a keyword run: top-k labels per file.")
     predict.add_argument("--run", required=True, metavar="DIR", help="keyword run folder")
     predict.add_argument("files", nargs="+", metavar="FILE", help="audio files")
-    predict.add_argument("--top-k", type=int, default=5, metavar="K",
+    predict.add_argument("--top-k", type=common.int_range(1, 10_000), default=5, metavar="K",
                          help="labels per file (default: 5)")
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.add_argument("--checkpoint", choices=("best", "last"), default="best")
@@ -86,9 +86,11 @@ def register(groups, common) -> None:
     transcribe.add_argument("--run", required=True, metavar="DIR|wav2vec2",
                             help="speech-to-text run folder, or wav2vec2")
     transcribe.add_argument("files", nargs="+", metavar="FILE", help="audio files")
-    transcribe.add_argument("--beam-width", type=int, default=None, metavar="N",
+    transcribe.add_argument("--beam-width", type=common.field_type(CTCTrainConfig, "beam_width"),
+                            default=None, metavar="N",
                             help="beam search width; 1 = greedy (default: the run's setting)")
-    transcribe.add_argument("--chunk-seconds", type=float, default=None, metavar="S",
+    transcribe.add_argument("--chunk-seconds", type=common.float_range(3, 3600), default=None,
+                            metavar="S",
                             help="longer files are transcribed in chunks of S seconds "
                                  "(default: 10 for runs, 20 for wav2vec2)")
     transcribe.add_argument("--json", action="store_true", help="print JSON")
