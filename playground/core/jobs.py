@@ -134,6 +134,10 @@ def describe_os_error(exc: OSError, *, where: str | None = None, in_job: bool = 
                 "to (for runs: --home).")
     if exc.errno == errno.ENAMETOOLONG:
         return f"The path{at} is too long for this system. Choose a shorter name or folder."
+    if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ == "URLError":
+        why = getattr(exc, "reason", None) or reason
+        return (f"The network could not be reached ({why}). Check the connection and try "
+                "again.")
     if exc.errno in (errno.EMFILE, errno.ENFILE):
         return "Too many files are open at once. Close other programs and try again."
     if exc.errno == errno.EIO:

@@ -30,6 +30,9 @@ from playground.core.jobs import CollectingContext, describe_exception, is_expec
     (OSError(errno.EIO, "Input/output error", "/mnt/usb/a.wav"),
      "The disk could not be read or written at /mnt/usb/a.wav (input/output error). Check the "
      "disk."),
+    (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
+     "The network could not be reached (Connection refused). Check the connection and try "
+     "again."),
     (MemoryError(), "The computer ran out of memory (RAM). Use a smaller model, batch size or "
                     "dataset and try again."),
 ])
