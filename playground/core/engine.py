@@ -134,6 +134,7 @@ class LoopState:
     stale: int = 0
     evals: int = 0
     metrics_bytes: int = 0  # size of metrics.jsonl when the checkpoint was written
+    pending_eval: bool = False  # stopped during an evaluation: redo it first on resume
     train_seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -192,20 +193,15 @@ def read_resume_state(run: Run) -> dict[str, Any]:
     from playground.core.checkpoint import load_torch
 
     path = run.optimizer_state
-    if not path.is_file() or not run.last_checkpoint.is_file():
+    if not path.is_file():
         raise RunError(f"Run {run.path} has no resumable checkpoint yet (it was stopped before "
                        "the first one was saved). Train it again.")
     state = load_torch(path)
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+    if (not isinstance(state, dict) or state.get("version") != STATE_VERSION
+            or not isinstance(state.get("loop"), dict) or "model" not in state):
         raise CheckpointError(f"{path} was written by another version of the app and cannot "
                               "be resumed; start a new run from this run's weights instead "
                               "(Start from run… / --init-from).")
-    step = checkpoint_step(run.last_checkpoint)
-    if step is not None and step != state["loop"]["step"]:
-        raise CheckpointError(f"The last checkpoint of {run.path} is incomplete (weights at "
-                              f"step {step}, training state at step {state['loop']['step']}): "
-                              "the process was killed while saving. Start a new run from its "
-                              "best weights instead (Start from run… / --init-from).")
     return state
 
 
@@ -241,7 +237,11 @@ class _Loop:
     # state ------------------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
         tr = self.trainer
+        # The weights travel in the resume state too, so it is one file written atomically:
+        # a kill between writing last.safetensors and this file never leaves a mismatch.
         state = {"version": STATE_VERSION, "optimizer": tr.optimizer.state_dict(),
+                 "model": {k: v.detach().to("cpu", copy=True)
+                           for k, v in self.task.model.state_dict().items()},
                  "loop": asdict(self.state), "task": self.task.state_dict(),
                  "rng": rng_state()}
         if tr.scheduler is not None:
@@ -250,10 +250,14 @@ class _Loop:
             state["scaler"] = tr.precision.scaler.state_dict()
         return state
 
-    def restore(self, state: dict[str, Any], weights: Path) -> None:
-        from playground.core.checkpoint import load_into
-
-        load_into(self.task.model, weights, str(self.ctx.device))
+    def restore(self, state: dict[str, Any]) -> None:
+        try:
+            self.task.model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"The saved training state does not fit this model "
+                                  f"({str(exc).splitlines()[0][:200]}): the run's settings "
+                                  "were changed by hand. Restore run.json or start a new run "
+                                  "from this one's weights (--init-from).") from exc
         tr = self.trainer
         tr.optimizer.load_state_dict(state["optimizer"])
         if tr.scheduler is not None and "scheduler" in state:
@@ -318,7 +322,9 @@ class _Loop:
         # Stop during the evaluation resumes from just before it (the evaluation may draw
         # from the RNG, and the task's epoch accumulators are read and reset by it).
         st.metrics_bytes = _size(self.run.path / "metrics.jsonl") if self.run else 0
+        st.pending_eval = True
         self.pre_eval = self.full_state()
+        st.pending_eval = False
         epoch = st.epoch if self.epoch_mode else None
         row: dict[str, Any] = {"step": st.step}
         if epoch is not None:
@@ -363,8 +369,11 @@ class _Loop:
     def run_loop(self) -> str:
         """Train to ``total_steps``; return "finished" or "early-stopped"."""
         st, cfg, task = self.state, self.cfg, self.task
-        if st.step == 0 and st.evals == 0 and cfg.eval_at_start and not self.epoch_mode:
-            self.evaluate(False)
+        if not self.epoch_mode and (st.pending_eval or (st.step == 0 and st.evals == 0
+                                                        and cfg.eval_at_start)):
+            st.pending_eval = False
+            if self.evaluate(False):
+                return "early-stopped"
         while st.step < cfg.total_steps:
             start = time.perf_counter()
             stepped = False
@@ -442,7 +451,7 @@ def fit(ctx: JobContext, task: TrainTask, run: Run | None, cfg: LoopConfig, *,
     if resume:
         if run is None:
             raise RunError("Resuming needs a run folder.")
-        loop.restore(read_resume_state(run), run.last_checkpoint)
+        loop.restore(read_resume_state(run))
         ctx.emit(ev.Log(f"resumed at step {loop.state.step}"
                         + (f", epoch {loop.state.epoch}" if loop.epoch_mode else "")
                         + f" of {cfg.total_steps}"))

@@ -130,16 +130,21 @@ def test_resume_after_kill_truncates_metrics_and_trains_further():
     assert (run.path / "metrics.jsonl").stat().st_size > saved_size
 
 
-def test_resume_needs_a_checkpoint_and_matching_state():
+def test_resume_needs_a_checkpoint_and_a_state_that_fits():
     store = RunStore()
     run = store.create("image", "empty", model="mlp", config={})
     with pytest.raises(RunError, match="no resumable checkpoint"):
         _train(run, CollectingContext(), resume=True)
     _train(run, CollectingContext(), epochs=1)
     state = torch.load(run.optimizer_state, weights_only=True)
-    state["loop"]["step"] = 3  # weights and state from different moments
+    assert state["loop"]["step"] == 8 and set(state["model"]) == {"0.weight", "0.bias",
+                                                                 "3.weight", "3.bias"}
+    state["model"]["3.weight"] = torch.zeros(7, 32)  # a hand-edited run: other sizes
     torch.save(state, run.optimizer_state)
-    with pytest.raises(CheckpointError, match="incomplete"):
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        _train(run, CollectingContext(), resume=True)
+    torch.save({"loop": {}}, run.optimizer_state)
+    with pytest.raises(CheckpointError, match="another version"):
         read_resume_state(run)
 
 
