@@ -36,13 +36,16 @@ def _row(run) -> dict:
     result = info.get("result") or {}
     best = result.get("best_val_accuracy", result.get("best_val_loss"))
     return {"path": str(run.path), "task": info.get("task"), "model": info.get("model"),
-            "status": info.get("status"), "created": info.get("created"), "best": best}
+            "status": run.effective_status(info), "created": info.get("created"), "best": best}
 
 
 def _list(args: argparse.Namespace) -> int:
-    from playground.cli.common import print_json
+    from playground.cli.common import print_json, safe_text
 
-    rows = [_row(r) for r in RunStore().list(args.task)]
+    runs, problems = RunStore().scan(args.task)
+    rows = [_row(r) for r in runs]
+    for problem in problems:  # one damaged run is named and skipped; the rest are listed
+        print(f"warning: skipped a damaged run: {safe_text(problem)}", file=sys.stderr)
     if args.json:
         print_json(rows)
         return 0
@@ -76,7 +79,10 @@ def _line(row: dict) -> str:
 def _show(args: argparse.Namespace) -> int:
     from playground.cli.common import print_json
 
-    print_json(open_run(args.run).info())
+    run = open_run(args.run)
+    info = run.info()
+    info["status"] = run.effective_status(info)  # "interrupted" when its process is gone
+    print_json(info)
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,96 @@ def load_torch(path: str | os.PathLike) -> Any:
     except Exception as exc:  # noqa: BLE001 - any failure to read means "not usable"
         raise CheckpointError(f"{path} could not be read safely ({type(exc).__name__}). "
                               "It is damaged or not a Model Playground file.") from exc
+
+
+# ------------------------------------------------------------------------------------------
+# Reading a safetensors header without loading (or allocating) any tensor
+# ------------------------------------------------------------------------------------------
+DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2,
+               "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor of a safetensors file as its header describes it."""
+
+    dtype: str               # safetensors' name: "F32", "BF16", "I64", ...
+    shape: tuple[int, ...]
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class CheckpointHeader:
+    tensors: dict[str, TensorInfo]
+    metadata: dict[str, str]
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes all tensors take in memory once loaded."""
+        return sum(t.nbytes for t in self.tensors.values())
+
+
+def read_header(path: str | os.PathLike) -> CheckpointHeader:
+    """The names, dtypes and shapes of a safetensors file's tensors, from its header alone.
+
+    Reads the 8-byte little-endian header length and the JSON header that follows, checks
+    that every tensor's offsets fit the file and its byte count matches its shape, and
+    allocates no tensor. A missing, truncated or damaged file raises :class:`CheckpointError`
+    naming it.
+    """
+    path = Path(path)
+
+    def damaged(detail: str) -> CheckpointError:
+        return CheckpointError(f"Checkpoint {path} is damaged ({detail}): use the run's other "
+                               "checkpoint or train again.")
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise damaged(f"it is only {size} bytes long")
+            length = int.from_bytes(head, "little")
+            if length <= 1 or length > MAX_HEADER_BYTES or 8 + length > size:
+                raise damaged(f"its header says {length} bytes; the file has {size}")
+            raw = fh.read(length)
+    except FileNotFoundError:
+        raise CheckpointError(f"Checkpoint {path} does not exist. Train the run first, or pick "
+                              "another run.") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"Checkpoint {path} is a folder, not a file.") from None
+    except OSError as exc:
+        raise CheckpointError(f"Checkpoint {path} could not be read "
+                              f"({exc.strerror or exc}).") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise damaged("its header is not JSON") from None
+    if not isinstance(header, dict):
+        raise damaged("its header is not a JSON object")
+    data_size = size - 8 - length
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        raise damaged("its metadata is not a JSON object")
+    tensors: dict[str, TensorInfo] = {}
+    for name, entry in header.items():
+        try:
+            dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            if not (isinstance(dtype, str) and isinstance(shape, list)
+                    and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                            for d in shape)
+                    and isinstance(start, int) and isinstance(end, int)):
+                raise TypeError
+        except (TypeError, KeyError, ValueError):
+            raise damaged(f"tensor {name!r} is described wrongly in its header") from None
+        numel = 1
+        for d in shape:
+            numel *= d
+        nbytes = numel * DTYPE_BYTES.get(dtype, 0)
+        if dtype not in DTYPE_BYTES or not 0 <= start <= end <= data_size \
+                or end - start != nbytes:
+            raise damaged(f"tensor {name!r}: {dtype} {shape} does not fit bytes "
+                          f"{start}..{end} of {data_size}")
+        tensors[str(name)] = TensorInfo(dtype, tuple(shape), nbytes)
+    return CheckpointHeader(tensors, {str(k): str(v) for k, v in metadata.items()})

@@ -13,20 +13,121 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import shutil
+import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from playground import __version__
+from playground.core import validate
 from playground.core.checkpoint import atomic_write_json
 from playground.core.errors import RunError
 from playground.core.paths import runs_dir
 
 TASKS = ("image", "text", "translate", "speech")
+
+TRAINING = "training"
+INTERRUPTED = "interrupted"
+# A "training" run that records no process of this machine (older runs, or one trained on
+# another machine) reads as interrupted once nothing in its folder changed for this long.
+STALE_SECONDS = 6 * 3600
+# Temporary files of writers that record no process (run.json, labels.json) are removed only
+# when older than this, so a write in progress in another process is never cut short.
+TEMP_GRACE_SECONDS = 120
+TEMP_GLOB = ".*.tmp"  # what checkpoint.atomic_write leaves behind when killed mid-write
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def _proc_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds), from /proc on Linux; None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks = int(fields[19])  # field 22 of stat(5): starttime in clock ticks after boot
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return int(line.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[0] in ("Z", "X")
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def pid_alive(pid: int, started_before: float | None = None) -> bool:
+    """Whether process ``pid`` runs on this machine (a killed, unreaped one does not).
+
+    ``started_before``: the time the process is known to have been running at; a process with
+    that id started later is another one that reused the id.
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFO
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    except OSError:
+        return False
+    if _zombie(pid):
+        return False
+    if started_before is not None:
+        start = _proc_start_time(pid)
+        if start is not None and start > started_before + 2.0:
+            return False
+    return True
+
+
+def _parse_stamp(text: Any) -> float | None:
+    try:
+        return time.mktime(time.strptime(str(text), "%Y-%m-%dT%H:%M:%S"))
+    except (ValueError, OverflowError):
+        return None
+
+
+# Opening a store cleans temporary files at most this often per folder (the GUI opens one at
+# every refresh of a run menu); :meth:`RunStore.cleanup` runs it at once.
+CLEANUP_INTERVAL = 30.0
+_LAST_CLEANUP: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class RunProblem:
+    """A run folder that could not be listed, and why (one sentence)."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
 
 
 def _versions() -> dict[str, str]:
@@ -79,12 +180,12 @@ class Run:
 
     # run.json -------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
+        """run.json, checked against :data:`playground.core.validate.RUN_JSON`."""
         try:
-            return json.loads((self.path / "run.json").read_text(encoding="utf-8"))
+            data = validate.read_json(self.path / "run.json")
         except FileNotFoundError:
             raise RunError(f"{self.path} is not a run folder (no run.json).") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RunError(f"{self.path / 'run.json'} is damaged ({exc}).") from exc
+        return validate.validate_run_json(data)
 
     def update(self, **fields: Any) -> None:
         info = self.info()
@@ -99,6 +200,84 @@ class Run:
     def task(self) -> str:
         return self.info().get("task", "")
 
+    # status ----------------------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        """The status to show: run.json's, except that a "training" run no live process owns
+        reads as "interrupted" (killed, crashed, or the machine went down)."""
+        return self.effective_status(self.info())
+
+    def effective_status(self, info: dict[str, Any]) -> str:
+        status = str(info.get("status") or "")
+        if status != TRAINING:
+            return status
+        return TRAINING if self.owner_alive(info) else INTERRUPTED
+
+    def owner_alive(self, info: dict[str, Any] | None = None) -> bool | None:
+        """Whether the process that is training this run still runs: True/False when run.json
+        names a process of this machine, else (no pid, another machine) whether the folder
+        changed in the last :data:`STALE_SECONDS`. None when the run is not training."""
+        info = self.info() if info is None else info
+        if info.get("status") != TRAINING:
+            return None
+        pid, host = info.get("pid"), info.get("host")
+        if isinstance(pid, int) and (host is None or host == this_host()):
+            return pid_alive(pid, _parse_stamp(info.get("updated") or info.get("created")))
+        return time.time() - self.last_activity() < STALE_SECONDS
+
+    def last_activity(self) -> float:
+        """The newest modification time of run.json, metrics.jsonl and the checkpoints."""
+        newest = 0.0
+        paths = [self.path / "run.json", self.path / "metrics.jsonl"]
+        if self.checkpoints.is_dir():
+            paths += list(self.checkpoints.iterdir())
+        for p in paths:
+            try:
+                newest = max(newest, p.stat().st_mtime)
+            except OSError:
+                continue
+        return newest
+
+    def temp_files(self) -> list[Path]:
+        """Temporary files of interrupted atomic writes in the run folder and checkpoints/."""
+        found: list[Path] = []
+        for folder in (self.path, self.checkpoints):
+            try:
+                found += [p for p in folder.glob(TEMP_GLOB) if p.is_file()]
+            except OSError:
+                continue
+        return found
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temporary files no live process is writing; return what was removed.
+
+        A run whose training process is alive keeps them (a checkpoint may be being written);
+        a run whose process is known dead loses them at once; otherwise only files older than
+        :data:`TEMP_GRACE_SECONDS` go (another process may be writing run.json right now).
+        """
+        temps = self.temp_files()
+        if not temps:
+            return []
+        try:
+            info = self.info()
+            owner = self.owner_alive(info)
+            known_dead = (owner is False and isinstance(info.get("pid"), int)
+                          and info.get("host") in (None, this_host()))
+        except RunError:
+            owner, known_dead = None, False
+        if owner:
+            return []
+        removed = []
+        now = time.time()
+        for p in temps:
+            try:
+                if known_dead or now - p.stat().st_mtime > TEMP_GRACE_SECONDS:
+                    p.unlink()
+                    removed.append(p)
+            except OSError:
+                continue
+        return removed
+
     # metrics ---------------------------------------------------------------------------------
     def log_metrics(self, **values: Any) -> None:
         values.setdefault("time", round(time.time(), 3))
@@ -107,33 +286,108 @@ class Run:
             fh.flush()
 
     def metrics(self) -> list[dict[str, Any]]:
+        """The usable rows of metrics.jsonl (see :meth:`read_metrics`)."""
+        return self.read_metrics()[0]
+
+    def read_metrics(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """``(rows, problems)``: each row of metrics.jsonl that is a valid object; a line cut
+        short by a crash or a row with wrong types is skipped and described in ``problems``
+        ("metrics.jsonl: line 7: field 'val_loss' should be a number, got a string")."""
         path = self.path / "metrics.jsonl"
-        if not path.is_file():
-            return []
-        rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            raw = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return [], []
+        except OSError as exc:
+            return [], [f"metrics.jsonl: could not be read ({exc.strerror or exc})"]
+        rows: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                problems.append(f"metrics.jsonl: line {n} is not valid JSON")
                 continue  # a line cut short by a crash
-        return rows
+            problem = validate.metrics_row_problem(row)
+            if problem:
+                problems.append(f"metrics.jsonl: line {n}: {problem}")
+                continue
+            rows.append(row)
+        return rows, problems
 
     # labels ----------------------------------------------------------------------------------
     def save_labels(self, labels: Any) -> None:
         atomic_write_json(self.path / "labels.json", labels)
 
     def labels(self) -> Any:
+        """labels.json parsed (a JSON error names the file); the task checks its shape with
+        :func:`~playground.core.validate.validate_class_labels` or ``validate_ctc_labels``."""
         try:
-            return json.loads((self.path / "labels.json").read_text(encoding="utf-8"))
+            return validate.read_json(self.path / "labels.json")
         except FileNotFoundError:
             raise RunError(f"Run {self.path} has no labels.json.") from None
+
+    def class_labels(self, what: str = "class names") -> list[str]:
+        """labels.json of a classifier: at least two names, all strings."""
+        return validate.validate_class_labels(self.labels(), what=what)
 
 
 class RunStore:
     """All runs under one home folder."""
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, *, cleanup: bool = True) -> None:
         self.root = runs_dir(home)
+        self.removed_temp_files: list[Path] = []
+        if cleanup:
+            key = str(self.root)
+            now = time.monotonic()
+            if now - _LAST_CLEANUP.get(key, -1e9) >= CLEANUP_INTERVAL:
+                _LAST_CLEANUP[key] = now
+                self.removed_temp_files = self.cleanup()
+
+    def _run_folders(self, task: str | None = None) -> list[Path]:
+        try:
+            tasks = [task] if task else sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        except OSError:
+            return []
+        folders: list[Path] = []
+        for t in tasks:
+            try:
+                folders += [p for p in (self.root / t).iterdir() if p.is_dir()]
+            except OSError:
+                continue
+        return folders
+
+    def cleanup(self) -> list[Path]:
+        """Remove the temporary files that killed processes left in run folders (a checkpoint
+        cut short by ``kill -9``); a run a live process trains is left alone. Cheap: only runs
+        that have such files are read."""
+        removed: list[Path] = []
+        for folder in self._run_folders():
+            removed += Run(folder).remove_stale_temp_files()
+        return removed
+
+    def scan(self, task: str | None = None) -> tuple[list[Run], list[RunProblem]]:
+        """``(runs, problems)``: the runs whose run.json is valid, newest first, and one
+        :class:`RunProblem` per damaged run (named, with the reason), so a listing survives
+        any number of damaged runs."""
+        runs: list[Run] = []
+        problems: list[RunProblem] = []
+        for folder in self._run_folders(task):
+            if not (folder / "run.json").exists():
+                continue
+            run = Run(folder)
+            try:
+                run.info()
+            except RunError as exc:
+                problems.append(RunProblem(folder, str(exc)))
+                continue
+            runs.append(run)
+        runs.sort(key=lambda r: r.name, reverse=True)
+        problems.sort(key=lambda p: p.path.name, reverse=True)
+        return runs, problems
 
     def create(self, task: str, name: str, *, model: str, config: dict[str, Any],
                dataset: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Run:
@@ -159,12 +413,9 @@ class RunStore:
         return Run(path)
 
     def list(self, task: str | None = None) -> list[Run]:
-        tasks = [task] if task else sorted(p.name for p in self.root.iterdir() if p.is_dir())
-        runs = []
-        for t in tasks:
-            folder = self.root / t
-            if folder.is_dir():
-                runs += [Run(p) for p in folder.iterdir() if (p / "run.json").is_file()]
+        """Every run folder (with a run.json, valid or not), newest first; :meth:`scan`
+        separates the damaged ones."""
+        runs = [Run(p) for p in self._run_folders(task) if (p / "run.json").is_file()]
         return sorted(runs, key=lambda r: r.name, reverse=True)
 
     def latest(self, task: str) -> Run | None:

@@ -28,9 +28,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from playground.core import events as ev
 from playground.core.errors import ConfigError, DatasetError
 from playground.core.jobs import JobContext
 from playground.speech.datasets import DEFAULT_LABEL_PATTERN
+
+if TYPE_CHECKING:
+    from playground.core.loader import ModelCache
 
 DISPLAY_RATE = 16_000
 DISPLAY_MAX_SECONDS = 600.0
@@ -211,7 +214,7 @@ def loudest_window_start(samples: np.ndarray, length: int) -> int:
 
 def keyword_predict_job(run_dir: str | os.PathLike, name: str, clip: Any, *, top_k: int = 5,
                         device: str = "cpu",
-                        cache: MutableMapping[tuple[str, str], Any] | None = None
+                        cache: ModelCache | None = None
                         ) -> Callable[[JobContext], dict[str, Any]]:
     """Predictions and saliency of one clip with a keyword run; see the module docstring.
 
@@ -243,7 +246,7 @@ def keyword_predict_job(run_dir: str | os.PathLike, name: str, clip: Any, *, top
 
 def transcribe_clip_job(source: str, name: str, clip: Any, *, beam_width: int | None = None,
                         chunk_seconds: float | None = None, device: str = "cpu",
-                        cache: MutableMapping[tuple[str, str], Any] | None = None,
+                        cache: ModelCache | None = None,
                         align_seconds: float = ALIGN_MAX_SECONDS
                         ) -> Callable[[JobContext], dict[str, Any]]:
     """Transcribe one clip and align its first ``align_seconds``; see the module docstring."""

@@ -32,33 +32,34 @@ Speech-to-text — :class:`Transcriber`:
   symbols), ``labels``, ``emissions`` [(frame, symbol)], ``frame_seconds``, ``text``, and the
   clip's ``log_mel`` / ``times`` / ``freqs`` for the spectrogram above it.
 
-Jobs for the UI thread (plain ``job(ctx)``): :func:`make_predict_job`,
-:func:`make_transcribe_job`, :func:`make_alignment_job`; :func:`get_predictor` /
-:func:`get_transcriber` reuse loaded models from a cache dict.
+Loading goes through :mod:`playground.core.loader` (validated run folder, config checked against
+the checkpoint, one shared model cache): :func:`get_predictor` / :func:`get_transcriber`. The
+Speech tab's jobs are in :mod:`playground.speech.jobs`; :func:`make_transcribe_job` serves
+``playground transcribe``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from playground.core import events as ev
+from playground.core import loader
 from playground.core.errors import (
     AudioDecodeError,
     CheckpointError,
-    ConfigError,
-    PlaygroundError,
     RunError,
     WeightsUnavailable,
 )
 from playground.core.jobs import JobContext
+from playground.core.loader import ModelCache
 
-CHECKPOINTS = ("best", "last")
+CHECKPOINTS = loader.CHECKPOINTS
 MAX_KEYWORD_SECONDS = 30.0
 WAV2VEC2_BUNDLE = "WAV2VEC2_ASR_BASE_960H"
 WAV2VEC2_SOURCE = "wav2vec2"
@@ -98,16 +99,6 @@ def read_clip(clip: Any, sample_rate: int, max_seconds: float | None = None
     return samples, duration, False
 
 
-def _checkpoint(run, checkpoint: str) -> Path:
-    if checkpoint not in CHECKPOINTS:
-        raise ConfigError(f"Checkpoint must be 'best' or 'last'; got {checkpoint!r}.")
-    if checkpoint == "best":
-        return run.best_or_last()
-    if not run.last_checkpoint.is_file():
-        raise RunError(f"Run {run.path} has no last checkpoint yet.")
-    return run.last_checkpoint
-
-
 def _speech_task(info: dict[str, Any]) -> str:
     task = info.get("speech_task")
     if task:
@@ -137,40 +128,29 @@ class KeywordPredictor:
         self.clip_samples = int(round(float(cfg.clip_seconds) * self.sample_rate))
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        self.checkpoint_mtime = (self.checkpoint_path.stat().st_mtime
-                                 if self.checkpoint_path and self.checkpoint_path.exists()
-                                 else 0.0)
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, device: Any = "cpu",
-                 checkpoint: str = "best") -> KeywordPredictor:
+                 checkpoint: str = "best", *, cache: ModelCache | None = None
+                 ) -> KeywordPredictor:
+        """Load a keyword run through :func:`playground.core.loader.load` (shared cache)."""
+        return loader.load(run_dir, "speech", cls.from_spec, device=device,
+                           checkpoint=checkpoint, kind="keywords", cache=cache)
+
+    @classmethod
+    def from_spec(cls, spec: loader.RunSpec, device: Any) -> KeywordPredictor:
         from playground.core import schema
-        from playground.core.checkpoint import load_into
-        from playground.core.device import resolve_device
-        from playground.core.runs import open_run
         from playground.speech.models import build_keyword_model
         from playground.speech.train import KeywordTrainConfig
 
-        run = open_run(run_dir, "speech")
-        info = run.info()
-        if _speech_task(info) != "keywords":
-            raise RunError(f"{run.path} is a speech-to-text run; use `playground transcribe "
+        if _speech_task(spec.info) != "keywords":
+            raise RunError(f"{spec.path} is a speech-to-text run; use `playground transcribe "
                            "--run` (or the Transcribe panel) with it.")
-        cfg = schema.from_dict(KeywordTrainConfig, info.get("config") or {})
-        labels = run.labels()
-        if not isinstance(labels, list) or len(labels) < 2:
-            raise RunError(f"{run.path / 'labels.json'} does not list the keyword labels.")
-        path = _checkpoint(run, checkpoint)
-        model = build_keyword_model(cfg, len(labels))
-        load_into(model, path)
-        dev = resolve_device(device) if isinstance(device, str) else device
-        return cls(model, labels, cfg, dev, run_dir=run.path, checkpoint_path=path)
-
-    def is_stale(self) -> bool:
-        """True when the checkpoint file changed on disk since it was loaded."""
-        if self.checkpoint_path is None or not self.checkpoint_path.exists():
-            return False
-        return self.checkpoint_path.stat().st_mtime != self.checkpoint_mtime
+        cfg = schema.from_dict(KeywordTrainConfig, spec.config)
+        labels = spec.run.class_labels("keyword labels")
+        model = loader.build_model(spec, lambda: build_keyword_model(cfg, len(labels)), device)
+        return cls(model, labels, cfg, device, run_dir=spec.path,
+                   checkpoint_path=spec.checkpoint)
 
     def prepare(self, clip: Any) -> tuple[np.ndarray, dict[str, Any]]:
         """The model's fixed-length input for ``clip`` (its loudest window) and facts about it."""
@@ -339,38 +319,31 @@ class Transcriber:
         self.chunk_seconds = float(chunk_seconds)
         self.overlap_seconds = float(overlap_seconds)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-        self.checkpoint_mtime = (self.checkpoint_path.stat().st_mtime
-                                 if self.checkpoint_path and self.checkpoint_path.exists()
-                                 else 0.0)
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, device: Any = "cpu",
-                 checkpoint: str = "best") -> Transcriber:
+                 checkpoint: str = "best", *, cache: ModelCache | None = None) -> Transcriber:
+        """Load a CTC run through :func:`playground.core.loader.load` (shared cache)."""
+        return loader.load(run_dir, "speech", cls.from_spec, device=device,
+                           checkpoint=checkpoint, kind="transcriber", cache=cache)
+
+    @classmethod
+    def from_spec(cls, spec: loader.RunSpec, device: Any) -> Transcriber:
         from playground.core import schema
-        from playground.core.checkpoint import load_into
-        from playground.core.device import resolve_device
-        from playground.core.runs import open_run
+        from playground.core.validate import validate_ctc_labels
         from playground.speech.datasets import CharVocab
         from playground.speech.models import build_ctc_model
         from playground.speech.train import CTCTrainConfig
 
-        run = open_run(run_dir, "speech")
-        info = run.info()
-        if _speech_task(info) != "ctc":
-            raise RunError(f"{run.path} is a keyword run, not speech-to-text; use `playground "
+        if _speech_task(spec.info) != "ctc":
+            raise RunError(f"{spec.path} is a keyword run, not speech-to-text; use `playground "
                            "predict speech --run` with it.")
-        cfg = schema.from_dict(CTCTrainConfig, info.get("config") or {})
-        labels = run.labels()
-        if not isinstance(labels, dict) or "vocab" not in labels:
-            raise RunError(f"{run.path / 'labels.json'} does not hold a CTC vocabulary.")
-        vocab = CharVocab.from_json(labels)
-        path = _checkpoint(run, checkpoint)
-        model = build_ctc_model(cfg, len(vocab))
-        load_into(model, path)
-        dev = resolve_device(device) if isinstance(device, str) else device
+        cfg = schema.from_dict(CTCTrainConfig, spec.config)
+        vocab = CharVocab.from_json(validate_ctc_labels(spec.run.labels()))
+        model = loader.build_model(spec, lambda: build_ctc_model(cfg, len(vocab)), device)
         return cls(model, vocab.symbols, cfg.sample_rate, model.frame_seconds, kind="ctc",
-                   name=run.path.name, device=dev, beam_width=cfg.beam_width,
-                   chunk_seconds=10.0, overlap_seconds=1.0, checkpoint_path=path)
+                   name=spec.path.name, device=device, beam_width=cfg.beam_width,
+                   chunk_seconds=10.0, overlap_seconds=1.0, checkpoint_path=spec.checkpoint)
 
     @classmethod
     def wav2vec2(cls, ctx: JobContext | None = None, device: Any = "cpu") -> Transcriber:
@@ -384,11 +357,6 @@ class Transcriber:
                    name=WAV2VEC2_BUNDLE, device=dev, separator="|", lowercase_output=True,
                    beam_width=1, chunk_seconds=20.0, overlap_seconds=2.0,
                    checkpoint_path=wav2vec2_weights_path())
-
-    def is_stale(self) -> bool:
-        if self.checkpoint_path is None or not self.checkpoint_path.exists():
-            return False
-        return self.checkpoint_path.stat().st_mtime != self.checkpoint_mtime
 
     # -- model ---------------------------------------------------------------------------------
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
@@ -520,32 +488,23 @@ class Transcriber:
 # ------------------------------------------------------------------------------------------
 # Jobs
 # ------------------------------------------------------------------------------------------
-def get_predictor(run_dir: str | os.PathLike, device: str = "cpu",
-                  cache: MutableMapping[tuple[str, str], Any] | None = None
-                  ) -> KeywordPredictor:
-    """A :class:`KeywordPredictor`, reused from ``cache`` unless its checkpoint changed."""
-    key = ("keywords:" + str(run_dir), str(device))
-    predictor = cache.get(key) if cache is not None else None
-    if predictor is None or predictor.is_stale():
-        predictor = KeywordPredictor.from_run(run_dir, device=device)
-        if cache is not None:
-            cache[key] = predictor
-    return predictor
+def get_predictor(run_dir: str | os.PathLike, device: Any = "cpu",
+                  cache: ModelCache | None = None) -> KeywordPredictor:
+    """The :class:`KeywordPredictor` of ``run_dir``, from the shared model cache (``cache``
+    overrides it) until its checkpoint changes on disk."""
+    return KeywordPredictor.from_run(run_dir, device=device, cache=cache)
 
 
-def get_transcriber(source: str, device: str = "cpu", ctx: JobContext | None = None,
-                    cache: MutableMapping[tuple[str, str], Any] | None = None) -> Transcriber:
-    """``source`` is a CTC run folder or ``"wav2vec2"``; reused from ``cache``."""
-    key = ("transcriber:" + str(source), str(device))
-    transcriber = cache.get(key) if cache is not None else None
-    if transcriber is None or transcriber.is_stale():
-        if str(source) == WAV2VEC2_SOURCE:
-            transcriber = Transcriber.wav2vec2(ctx, device)
-        else:
-            transcriber = Transcriber.from_run(source, device)
-        if cache is not None:
-            cache[key] = transcriber
-    return transcriber
+def get_transcriber(source: str, device: Any = "cpu", ctx: JobContext | None = None,
+                    cache: ModelCache | None = None) -> Transcriber:
+    """``source`` is a CTC run folder or ``"wav2vec2"``; from the shared model cache."""
+    if str(source) != WAV2VEC2_SOURCE:
+        return Transcriber.from_run(source, device, cache=cache)
+    dev = loader.resolve(device)
+    ensure_wav2vec2_weights(ctx)  # a download (progress, cancel) only when not cached
+    return (loader.MODELS if cache is None else cache).get_or_load(
+        ("wav2vec2", WAV2VEC2_BUNDLE, "best", str(dev)),
+        loader.file_stamp(wav2vec2_weights_path()), lambda: Transcriber.wav2vec2(ctx, dev))
 
 
 def _name_of(source: Any, k: int) -> str:
@@ -553,40 +512,9 @@ def _name_of(source: Any, k: int) -> str:
         else f"clip {k + 1}"
 
 
-def make_predict_job(run_dir: str | os.PathLike, inputs: Sequence[tuple[str, Any]], *,
-                     top_k: int = 5, saliency: bool = False,
-                     cache: MutableMapping[tuple[str, str], Any] | None = None,
-                     device: str = "cpu") -> Callable[[JobContext], list[dict[str, Any]]]:
-    """Classify ``(name, clip)`` inputs with a keyword run.
-
-    Each result: ``{"name", "predictions": [(label, prob)...], "duration", "silent", "note"}``
-    plus, with ``saliency``, the :meth:`KeywordPredictor.explain` arrays (``log_mel``,
-    ``saliency``, ``times``, ``freqs``, ``class_index``, ``wave``); or ``{"name", "error"}``
-    for an input that could not be read.
-    """
-
-    def job(ctx: JobContext) -> list[dict[str, Any]]:
-        predictor = get_predictor(run_dir, device, cache)
-        results: list[dict[str, Any]] = []
-        for k, (name, clip) in enumerate(inputs):
-            ctx.check_cancelled()
-            ctx.emit(ev.Progress(k, len(inputs), f"classifying {name}", unit="file"))
-            try:
-                if saliency:
-                    results.append({"name": name, **predictor.explain(clip, top_k)})
-                else:
-                    results.append({"name": name, **predictor.predict_clips([clip], top_k)[0]})
-            except PlaygroundError as exc:
-                results.append({"name": name, "error": str(exc)})
-        ctx.emit(ev.Progress(len(inputs), len(inputs), "classified", unit="file"))
-        return results
-
-    return job
-
-
 def make_transcribe_job(source: str, inputs: Sequence[Any], *, beam_width: int | None = None,
-                        chunk_seconds: float | None = None, device: str = "cpu",
-                        cache: MutableMapping[tuple[str, str], Any] | None = None
+                        chunk_seconds: float | None = None, device: Any = "cpu",
+                        cache: ModelCache | None = None
                         ) -> Callable[[JobContext], list[dict[str, Any]]]:
     """Transcribe files or arrays with a CTC run folder or ``"wav2vec2"``.
 
@@ -609,21 +537,5 @@ def make_transcribe_job(source: str, inputs: Sequence[Any], *, beam_width: int |
             except AudioDecodeError as exc:
                 results.append({"name": name, "error": str(exc)})
         return results
-
-    return job
-
-
-def make_alignment_job(source: str, clip: Any, *, device: str = "cpu",
-                       cache: MutableMapping[tuple[str, str], Any] | None = None
-                       ) -> Callable[[JobContext], dict[str, Any]]:
-    """:meth:`Transcriber.alignment` of one clip, off the UI thread (also emitted as an
-    :class:`~playground.core.events.Alignment` event)."""
-
-    def job(ctx: JobContext) -> dict[str, Any]:
-        transcriber = get_transcriber(source, device, ctx, cache)
-        out = transcriber.alignment(clip)
-        ctx.emit(ev.Alignment(out["posteriors"].copy(), tuple(out["labels"]),
-                              tuple(out["emissions"]), float(out["frame_seconds"])))
-        return out
 
     return job

@@ -43,8 +43,10 @@ from typing import Any
 import numpy as np
 
 from playground.core import events as ev
+from playground.core import loader
 from playground.core.errors import ConfigError, JobCancelled, RunError
 from playground.core.jobs import JobContext
+from playground.core.loader import ModelCache
 from playground.text.tokenizers import Tokenizer, display_piece, load_tokenizer
 
 DEFAULT_ATTENTION_TOKENS = 128
@@ -75,40 +77,34 @@ class TextGenerator:
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike | None, device: Any = "cpu",
-                 checkpoint: str = "best") -> TextGenerator:
-        """Load a text run's tokenizer and its ``best`` (default; else ``last``) weights."""
-        import torch
-
-        from playground.core import schema
-        from playground.core.checkpoint import load_into
-        from playground.core.device import resolve_device
-        from playground.core.runs import open_run
-        from playground.text.models import build_model
-        from playground.text.train import TextTrainConfig
-
+                 checkpoint: str = "best", *, cache: ModelCache | None = None
+                 ) -> TextGenerator:
+        """Load a text run's tokenizer and its ``best`` (default; else ``last``) weights,
+        through :func:`playground.core.loader.load` (shared cache)."""
         if not run_dir:
             raise RunError("There is no model to generate with yet: train a text model first, "
                            "or open a saved text run.")
-        run = open_run(run_dir, task="text")
-        info = run.info()
-        wanted = run.checkpoints / f"{checkpoint}.safetensors"
-        if wanted.is_file():
-            path = wanted
-        else:
-            try:
-                path = run.best_or_last()
-            except RunError:
-                raise RunError(f"The run {run.path} has no trained model yet (no checkpoint): "
-                               "its training has not reached the first evaluation. Train it "
-                               "(or wait for the first evaluation), then generate.") from None
-        tokenizer = load_tokenizer(run.path)
-        cfg = schema.from_dict(TextTrainConfig, info.get("config") or {})
-        if not isinstance(device, torch.device):
-            device = resolve_device(device)
-        model = build_model(cfg, tokenizer.vocab_size)
-        load_into(model, path)
-        return cls(model.to(device), tokenizer, run_dir=str(run.path), model_name=cfg.model,
-                   checkpoint=str(path))
+        return loader.load(run_dir, "text", cls.from_spec, device=device,
+                           checkpoint=checkpoint, cache=cache)
+
+    @classmethod
+    def from_spec(cls, spec: loader.RunSpec, device: Any) -> TextGenerator:
+        from playground.core import schema
+        from playground.text.models import build_model
+        from playground.text.train import TextTrainConfig
+
+        tokenizer = load_tokenizer(spec.path)
+        cfg = schema.from_dict(TextTrainConfig, spec.config)
+        # The settings a damaged run.json most often gets wrong, named in its own terms.
+        width = "transformer.wte.weight" if cfg.model == "gpt" else "embedding.weight"
+        hints = [loader.ConfigHint("n_embd", getattr(cfg, "n_embd", None), width, 1, "wide")]
+        if cfg.model == "gpt":
+            hints.append(loader.ConfigHint("block_size", cfg.block_size,
+                                           "transformer.wpe.weight", 0, "positions long"))
+        model = loader.build_model(spec, lambda: build_model(cfg, tokenizer.vocab_size),
+                                   device, hints=[h for h in hints if h.value is not None])
+        return cls(model, tokenizer, run_dir=str(spec.path), model_name=cfg.model,
+                   checkpoint=str(spec.checkpoint))
 
     # generation ------------------------------------------------------------------------------
     def tokens(self, prompt: str, max_new_tokens: int = 200, temperature: float = 1.0,

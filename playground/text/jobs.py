@@ -16,8 +16,9 @@ again). Nothing here imports torch at module level.
 * ``model_info_job(cfg, vocab_size)`` returns ``{"title", "family", "description",
   "parameters", "tokens_per_step", "attention"}`` for ``cfg`` sized for ``vocab_size`` tokens
   (weights on the meta device: nothing is allocated).
-* ``get_generator(run_dir, device, cache)`` the run's :class:`TextGenerator`, reused from
-  ``cache`` until the run's checkpoint file changes (e.g. a newer best checkpoint).
+* ``get_generator(run_dir, device, cache=None)`` the run's :class:`TextGenerator`, reused
+  from the shared model cache (:data:`playground.core.loader.MODELS`) until the run's
+  checkpoint file changes (e.g. a newer best checkpoint).
 * ``make_run_generate_job(run_dir, prompt, ..., cache=None)`` and
   ``make_run_attention_job(run_dir, text, max_tokens=128, cache=None)``: the jobs of
   :mod:`playground.text.generate`, loading the model through ``get_generator`` on the worker.
@@ -25,16 +26,19 @@ again). Nothing here imports torch at module level.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playground.core import events as ev
 from playground.core.errors import RunError
 from playground.core.jobs import JobContext
 from playground.core.schema import option
 from playground.text.corpus import DEMO_CORPORA, Corpus, load_corpus
+
+if TYPE_CHECKING:
+    from playground.core.loader import ModelCache
 
 EXCERPT_CHARS = 1200
 
@@ -105,44 +109,22 @@ def model_info_job(cfg: Any, vocab_size: int) -> Callable[[JobContext], dict[str
     return job
 
 
-def _checkpoint_stamp(run_dir: str) -> tuple[str, int]:
-    from playground.core.runs import open_run
-
-    run = open_run(run_dir, task="text")
-    for path in (run.best_checkpoint, run.last_checkpoint):
-        if path.is_file():
-            return str(path), path.stat().st_mtime_ns
-    raise RunError(f"The run {run.path} has no trained model yet (no checkpoint): its "
-                   "training has not reached the first evaluation. Train it (or wait for the "
-                   "first evaluation), then generate.")
-
-
-def get_generator(run_dir: str | None, device: Any,
-                  cache: MutableMapping[tuple[str, str], Any] | None = None):
-    """The :class:`~playground.text.generate.TextGenerator` of ``run_dir`` on ``device``.
-
-    Reused from ``cache`` while the run's best (else last) checkpoint file is unchanged.
-    """
+def get_generator(run_dir: str | None, device: Any, cache: ModelCache | None = None):
+    """The :class:`~playground.text.generate.TextGenerator` of ``run_dir`` on ``device``,
+    from the shared model cache (``cache`` overrides it) while the run's best (else last)
+    checkpoint file is unchanged."""
     from playground.text.generate import TextGenerator
 
     if not run_dir:
         raise RunError("There is no model to generate with yet: train a text model first, "
                        "or pick a saved text run.")
-    stamp = _checkpoint_stamp(str(run_dir))
-    key = (str(run_dir), str(device))
-    cached = cache.get(key) if cache is not None else None
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    generator = TextGenerator.from_run(run_dir, device)
-    if cache is not None:
-        cache[key] = (stamp, generator)
-    return generator
+    return TextGenerator.from_run(run_dir, device, cache=cache)
 
 
 def make_run_generate_job(run_dir: str | None, prompt: str, max_new_tokens: int = 200,
                           temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                           seed: int | None = None, *,
-                          cache: MutableMapping[tuple[str, str], Any] | None = None):
+                          cache: ModelCache | None = None):
     """``job(ctx)`` streaming ``TextChunk`` events from the run's model (see
     :func:`playground.text.generate.make_generate_job`); the result adds ``run_dir`` and
     ``attention`` (whether the model has attention maps to show)."""
@@ -161,7 +143,7 @@ def make_run_generate_job(run_dir: str | None, prompt: str, max_new_tokens: int 
 
 
 def make_run_attention_job(run_dir: str | None, text: str, max_tokens: int = 128, *,
-                           cache: MutableMapping[tuple[str, str], Any] | None = None):
+                           cache: ModelCache | None = None):
     """``job(ctx)`` that emits one ``AttentionMaps`` for ``text`` with the run's model."""
 
     def job(ctx: JobContext) -> dict[str, int]:

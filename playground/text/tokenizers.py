@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import abc
 import io
-import json
 import os
 import re
 import time
@@ -423,11 +422,13 @@ def load_tokenizer(run_dir: str | os.PathLike) -> Tokenizer:
     if spm_path.is_file():
         return SentencePieceTokenizer(spm_path.read_bytes())
     if char_path.is_file():
+        from playground.core.validate import read_json, validate_tokenizer_json
+
+        data = validate_tokenizer_json(read_json(char_path), CHAR_FILE)
         try:
-            data = json.loads(char_path.read_text(encoding="utf-8"))
-            chars = data["chars"]
-        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise RunError(f"{char_path} is damaged ({exc}); train the run again.") from exc
-        return CharTokenizer(chars)
+            return CharTokenizer(data["chars"])
+        except TokenizerError as exc:
+            raise RunError(f"{CHAR_FILE}: field 'chars' is not a usable vocabulary ({exc})") \
+                from exc
     raise RunError(f"{folder} has no tokenizer ({SPM_FILE} or {CHAR_FILE}): it is not a text "
                    "run, or its training stopped before the tokenizer was saved.")

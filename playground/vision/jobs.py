@@ -6,14 +6,17 @@ Each returns plain data (numbers, strings, uint8 arrays) for the tab to render.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from playground.core import events as ev
 from playground.core.errors import ImageDecodeError, PlaygroundError
 from playground.core.jobs import JobContext
+
+if TYPE_CHECKING:
+    from playground.core.loader import ModelCache
 
 DISPLAY_MAX = 1024  # the longest side of images sent back for display
 
@@ -61,23 +64,16 @@ def _display(arr: np.ndarray) -> np.ndarray:
     return np.asarray(img).copy()
 
 
-def get_predictor(run_dir: str, device: str = "cpu",
-                  cache: MutableMapping[tuple[str, str], Any] | None = None):
-    """An :class:`ImagePredictor` for ``run_dir``, reused from ``cache`` unless retrained."""
+def get_predictor(run_dir: str, device: Any = "cpu", cache: ModelCache | None = None):
+    """The :class:`ImagePredictor` of ``run_dir``, from the shared model cache (``cache``
+    overrides it) until the run's checkpoint changes on disk."""
     from playground.vision.predict import ImagePredictor
 
-    key = (str(run_dir), str(device))
-    predictor = cache.get(key) if cache is not None else None
-    if predictor is None or predictor.is_stale():
-        predictor = ImagePredictor.from_run(run_dir, device=device)
-        if cache is not None:
-            cache[key] = predictor
-    return predictor
+    return ImagePredictor.from_run(run_dir, device=device, cache=cache)
 
 
 def make_predict_job(run_dir: str, inputs: Sequence[tuple[str, Any]], *, top_k: int = 5,
-                     gradcam: bool = False,
-                     cache: MutableMapping[tuple[str, str], Any] | None = None,
+                     gradcam: bool = False, cache: ModelCache | None = None,
                      device: str = "cpu") -> Callable[[JobContext], list[dict[str, Any]]]:
     """Classify ``(name, path-or-array)`` inputs with a run.
 

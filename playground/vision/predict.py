@@ -1,7 +1,8 @@
 """Classify images with a trained run: top-k predictions and Grad-CAM explanations.
 
 :class:`ImagePredictor` rebuilds the model from ``run.json`` (no pretrained download: the run's
-own checkpoint follows), loads ``best.safetensors`` (or ``last``) and keeps the model in eval
+own checkpoint follows) through :mod:`playground.core.loader`, loads ``best.safetensors`` (or
+``last``) and keeps the model in eval
 mode with its eval transform cached, so a warm prediction costs one decode, one resize and one
 forward pass under ``torch.inference_mode``.
 """
@@ -16,13 +17,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from playground.core.errors import ConfigError, RunError
+from playground.core import loader
+from playground.core.loader import ModelCache
 from playground.vision.data import as_rgb_array, build_transforms, load_image
 from playground.vision.gradcam import grad_cam, overlay, resize_heatmap
 
 __all__ = ["ImagePredictor", "overlay"]
 
-CHECKPOINTS = ("best", "last")
+CHECKPOINTS = loader.CHECKPOINTS
 BATCH = 32  # images per forward pass when many are classified at once
 
 
@@ -48,51 +50,35 @@ class ImagePredictor:
         self.transform = build_transforms(cfg, train=False)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        self.checkpoint_mtime = (self.checkpoint_path.stat().st_mtime
-                                 if self.checkpoint_path and self.checkpoint_path.exists() else 0.0)
 
     @classmethod
-    def from_run(cls, run_dir: str | os.PathLike, device: str = "cpu",
-                 checkpoint: str = "best") -> ImagePredictor:
+    def from_run(cls, run_dir: str | os.PathLike, device: Any = "cpu",
+                 checkpoint: str = "best", *, cache: ModelCache | None = None
+                 ) -> ImagePredictor:
         """Load a finished (or stopped) image run; ``checkpoint`` is ``best`` or ``last``.
 
-        ``best`` falls back to ``last`` when no best checkpoint was written.
+        ``best`` falls back to ``last`` when no best checkpoint was written. Loaded through
+        :func:`playground.core.loader.load`: reused from the shared model cache until the
+        checkpoint changes on disk.
         """
+        return loader.load(run_dir, "image", cls.from_spec, device=device,
+                           checkpoint=checkpoint, cache=cache)
+
+    @classmethod
+    def from_spec(cls, spec: loader.RunSpec, device: Any) -> ImagePredictor:
+        """Build the predictor of an opened image run (see :mod:`playground.core.loader`)."""
         from playground.core import schema
-        from playground.core.checkpoint import load_into
-        from playground.core.device import resolve_device
-        from playground.core.runs import open_run
         from playground.vision.config import ImageTrainConfig
         from playground.vision.models import build_model
 
-        if checkpoint not in CHECKPOINTS:
-            raise ConfigError(f"Checkpoint must be 'best' or 'last'; got {checkpoint!r}.")
-        run = open_run(run_dir, "image")
-        info = run.info()
-        cfg = schema.from_dict(ImageTrainConfig, info.get("config") or {})
-        labels = run.labels()
-        if not isinstance(labels, list) or len(labels) < 2:
-            raise RunError(f"{run.path / 'labels.json'} does not list the class names.")
-        if checkpoint == "best":
-            path = run.best_or_last()
-        else:
-            path = run.last_checkpoint
-            if not path.is_file():
-                raise RunError(f"Run {run.path} has no last checkpoint yet.")
-        model = build_model(cfg.model, len(labels), pretrained=cfg.pretrained,
-                            transfer="fine_tune", dropout=cfg.dropout,
-                            image_size=cfg.image_size, load_pretrained=False)
-        load_into(model, path)
-        return cls(model, [str(x) for x in labels], cfg, resolve_device(device),
-                   run_dir=run.path, checkpoint_path=path)
+        cfg = schema.from_dict(ImageTrainConfig, spec.config)
+        labels = spec.run.class_labels()
+        model = loader.build_model(spec, lambda: build_model(
+            cfg.model, len(labels), pretrained=cfg.pretrained, transfer="fine_tune",
+            dropout=cfg.dropout, image_size=cfg.image_size, load_pretrained=False), device)
+        return cls(model, labels, cfg, device, run_dir=spec.path, checkpoint_path=spec.checkpoint)
 
     # ------------------------------------------------------------------------------------------
-    def is_stale(self) -> bool:
-        """True when the checkpoint file changed on disk since it was loaded."""
-        if self.checkpoint_path is None or not self.checkpoint_path.exists():
-            return False
-        return self.checkpoint_path.stat().st_mtime != self.checkpoint_mtime
-
     def _load(self, image: Any) -> Image.Image:
         return load_image(image)
 

@@ -183,7 +183,7 @@ def test_open_run_without_run_json(tmp_path):
 
 def test_open_run_damaged_run_json(tmp_path):
     (tmp_path / "run.json").write_text('{"task": "ima')
-    with pytest.raises(RunError, match="run.json is damaged"):
+    with pytest.raises(RunError, match="run.json is not valid JSON.*damaged"):
         open_run(tmp_path)
     (tmp_path / "run.json").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(RunError, match="damaged"):

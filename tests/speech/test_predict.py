@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from playground.core import events as ev
-from playground.core.errors import RunError, WeightsUnavailable
+from playground.core.errors import AudioDecodeError, RunError, WeightsUnavailable
 from playground.core.jobs import CollectingContext, run_job
+from playground.core.loader import ModelCache
+from playground.speech import predict as predict_mod
 from playground.speech.audio import save_wav
+from playground.speech.jobs import keyword_predict_job, transcribe_clip_job
 from playground.speech.predict import (
     KeywordPredictor,
     Transcriber,
-    make_alignment_job,
-    make_predict_job,
     make_transcribe_job,
     wav2vec2_weights_path,
 )
@@ -63,21 +64,25 @@ def test_keyword_predictor_round_trip(keyword_run):
     assert 0 <= info["class_index"] < 3
 
 
-def test_keyword_predict_job_reports_bad_files(keyword_run, tmp_path):
+def test_keyword_predict_job_reuses_the_cached_model(keyword_run, tmp_path):
     result, _, data = keyword_run
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio", encoding="utf-8")
-    cache: dict = {}
-    job = make_predict_job(result["run_dir"], [("good", str(_digit(data, "three"))),
-                                               ("bad", str(bad))],
-                           top_k=2, saliency=True, cache=cache)
-    ctx = CollectingContext()
-    event = run_job(job, ctx)
+    cache = ModelCache()
+    job = keyword_predict_job(result["run_dir"], "good", str(_digit(data, "three")), top_k=2,
+                              cache=cache)
+    event = run_job(job, CollectingContext())
     assert isinstance(event, ev.Finished)
-    good, broken = event.result
+    good = event.result
     assert good["saliency"].shape == good["log_mel"].shape and len(good["predictions"]) == 2
-    assert "text file" in broken["error"]
     assert len(cache) == 1  # the predictor is reused by the next job
+    predictor = predict_mod.get_predictor(result["run_dir"], cache=cache)
+    assert predictor is KeywordPredictor.from_run(result["run_dir"], cache=cache)
+    broken = run_job(keyword_predict_job(result["run_dir"], "bad", str(bad), cache=cache),
+                     CollectingContext())
+    assert isinstance(broken, ev.Failed) and "text file" in broken.message
+    with pytest.raises(AudioDecodeError):
+        predictor.predict_clips([str(bad)])
 
 
 def test_run_kind_mismatch(keyword_run, ctc_run):
@@ -97,9 +102,10 @@ def test_transcriber_from_a_ctc_run(ctc_run, tmp_path):
     assert out["chunks"] == 1 and out["duration"] > 0.3 and out["rtf"] > 0
     assert set(out["text"]) <= {"a", "b", " "}
     ctx = CollectingContext()
-    event = run_job(make_alignment_job(result["run_dir"], str(clip)), ctx)
+    event = run_job(transcribe_clip_job(result["run_dir"], "clip", str(clip)), ctx)
     align = ctx.of_type(ev.Alignment)[0]
-    assert align.posteriors.shape[1] == 4 and event.result["log_mel"].shape[0] == 64
+    assert align.posteriors.shape[1] == 4
+    assert event.result["alignment"]["log_mel"].shape[0] == 64
 
 
 def test_long_file_is_transcribed_in_chunks_with_timestamps(tmp_path):
@@ -128,22 +134,22 @@ def test_long_file_is_transcribed_in_chunks_with_timestamps(tmp_path):
     assert whole["text"] == out["text"] and whole["chunks"] == 1
 
 
-def test_transcribe_job_silence_errors_and_cancel(tmp_path):
+def test_transcribe_job_silence_errors_and_cancel(tmp_path, monkeypatch):
     silent = save_wav(tmp_path / "silent.wav", np.zeros(2 * SR, np.float32), SR)
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"fLaC" + bytes(100))
     transcriber = oracle_transcriber()
     out = transcriber.transcribe(silent)
     assert out["text"] == "" and "silent" in out["note"]
-    cache = {("transcriber:oracle", "cpu"): transcriber}
-    job = make_transcribe_job("oracle", [str(silent), ("named", str(broken))], cache=cache)
+    monkeypatch.setattr(predict_mod, "get_transcriber", lambda *a, **k: transcriber)
+    job = make_transcribe_job("oracle", [str(silent), ("named", str(broken))])
     event = run_job(job, CollectingContext())
     assert [r["name"] for r in event.result] == ["silent.wav", "named"]
     assert "error" in event.result[1]
     long = save_wav(tmp_path / "long.wav", np.tile(tone(600, 1.0), 30), SR)
     ctx = CollectingContext()
     ctx.cancel()
-    stopped = run_job(make_transcribe_job("oracle", [str(long)], cache=cache), ctx)
+    stopped = run_job(make_transcribe_job("oracle", [str(long)]), ctx)
     assert isinstance(stopped, ev.Finished) and stopped.stopped
 
 

@@ -116,3 +116,49 @@ def test_generating_before_any_model_exists(tmp_path):
     assert isinstance(event, ev.Failed)
     assert "no trained model yet" in event.message
     assert latest_text_run() is None  # a run without a checkpoint is not offered
+
+
+def _tiny_text_run(**config):
+    from playground.core import schema
+    from playground.core.checkpoint import save_weights
+    from playground.core.runs import RunStore
+    from playground.text.models import build_model
+    from playground.text.tokenizers import CharTokenizer
+    from playground.text.train import TextTrainConfig
+
+    cfg = TextTrainConfig(**config)
+    run = RunStore().create("text", "tiny", model=cfg.model, config=schema.to_dict(cfg))
+    tok = CharTokenizer("abc ")
+    tok.save(run.path)
+    save_weights(build_model(cfg, tok.vocab_size), run.best_checkpoint)
+    return run, cfg
+
+
+def test_damaged_run_json_is_refused_before_a_huge_model_is_built(monkeypatch):
+    """Issue 9 class 9: a run.json whose GPT is 48 layers x 8192 wide with an 8192 context
+    would build a ~155 GB model; it is compared with the checkpoint's header first."""
+    from playground.core import loader
+    from playground.core.errors import CheckpointError, DeviceError
+    from playground.text import models as text_models
+
+    run, cfg = _tiny_text_run(n_layer=1, n_head=2, n_embd=32, block_size=16)
+    assert TextGenerator.from_run(run.path).generate("ab", 3, seed=1) is not None
+    built = []
+    real = text_models.build_model
+    monkeypatch.setattr(text_models, "build_model",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+    huge = {**run.info()["config"], "n_layer": 48, "n_embd": 8192, "block_size": 8192}
+    run.update(config=huge)
+    with pytest.raises(CheckpointError, match="run.json says n_embd 8192 but the checkpoint's "
+                                              "weights are 32 wide: the run folder is damaged"):
+        TextGenerator.from_run(run.path)
+    assert built == []  # refused from the header alone
+    run.update(config={**huge, "n_embd": 32, "block_size": 16})  # only the depth is wrong
+    with pytest.raises(CheckpointError, match="run.json describes a model with .* weight"):
+        TextGenerator.from_run(run.path)
+    assert len(built) == 1  # once, on the meta device
+    # a model that matches its checkpoint but not the free memory is refused too
+    run.update(config={**huge, "n_layer": 1, "n_embd": 32, "block_size": 16})
+    monkeypatch.setattr(loader, "available_memory", lambda where: 10_000)
+    with pytest.raises(DeviceError, match="needs about .* of memory, but only"):
+        TextGenerator.from_run(run.path, cache=loader.ModelCache())

@@ -154,8 +154,10 @@ def test_gradcam_shape_range_and_focus(trained):
 
 
 def test_tab_jobs(trained):
+    from playground.core.loader import ModelCache
+
     cfg, _, result = trained
-    cache: dict = {}
+    cache = ModelCache()
     image = render_shape("cross", np.random.default_rng(2), 40)
     inputs = [("cross", image), ("missing", "/nonexistent/file.png")]
     event = run_job(make_predict_job(result["run_dir"], inputs, top_k=2, gradcam=True,
@@ -165,9 +167,9 @@ def test_tab_jobs(trained):
     assert good["heatmap"].shape == (40, 40) and good["original"].shape == (40, 40, 3)
     assert bad == {"name": "missing", "error": "file not found."}
     assert len(cache) == 1
-    predictor = next(iter(cache.values()))
+    predictor = cache.peek(cache.keys()[0])
     run_job(make_predict_job(result["run_dir"], inputs[:1], cache=cache), CollectingContext())
-    assert next(iter(cache.values())) is predictor  # warm: reused
+    assert cache.peek(cache.keys()[0]) is predictor  # warm: reused
     info = run_job(model_info_job(cfg, 5), CollectingContext()).result
     assert info["title"].startswith("Small CNN") and info["parameters"] > 10_000
     preview = run_job(preview_job("demo:digits", cfg), CollectingContext()).result

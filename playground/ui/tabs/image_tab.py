@@ -66,7 +66,6 @@ class ImageTab(QWidget):
         self.data_spec: str = "demo:shapes"
         self.folder: str | None = None
         self.current_run: str | None = None
-        self._predictors: dict[tuple[str, str], Any] = {}
         self._last_prediction: dict[str, Any] | None = None
         self._pending_predict: list[Any] = []
         self._sources: dict[str, Any] = {}
@@ -369,7 +368,7 @@ class ImageTab(QWidget):
 
         gradcam = self.view.gradcam_check.isChecked()
         job = make_predict_job(run_dir, inputs, top_k=5, gradcam=gradcam,
-                               cache=self._predictors, device=self.appctx.device)
+                               device=self.appctx.device)
         self.predict_runner.start(job, self.appctx.device)
 
     def _on_predict_finished(self, event: ev.Event) -> None:

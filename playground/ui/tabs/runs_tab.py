@@ -127,7 +127,7 @@ class RunsTab(QWidget):
             except RunError as exc:
                 info = {"task": run.path.parent.name, "status": f"damaged: {exc}"}
             values = [info.get("task", ""), run.name, info.get("model", ""),
-                      info.get("status", ""), best_figure(info),
+                      run.effective_status(info), best_figure(info),
                       (info.get("created") or "").replace("T", " ")]
             for col, value in enumerate(values):
                 self.table.setItem(row, col, QTableWidgetItem(str(value)))
@@ -156,6 +156,7 @@ class RunsTab(QWidget):
                 continue
             shown = {k: info.get(k) for k in ("task", "model", "status", "created", "config",
                                                "dataset", "result", "versions")}
+            shown["status"] = run.effective_status(info)
             if isinstance(shown.get("result"), dict):
                 shown["result"] = {k: v for k, v in shown["result"].items()
                                    if k not in ("confusion", "per_class")}

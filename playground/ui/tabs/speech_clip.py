@@ -84,8 +84,6 @@ class ClipController(QObject):
         self._loading: tuple[Any, str] | None = None
         self._pending_clip: tuple[Any, str] | None = None
         self._pending_predict = False
-        self._predictors: dict[tuple[str, str], Any] = {}
-        self._transcribers: dict[tuple[str, str], Any] = {}
         self._recordings = 0
         self._last_wave_update = 0.0
         self._closing = False
@@ -435,7 +433,7 @@ class ClipController(QObject):
 
         v.predict_title.setText(f"Recognising {self.clip['name']}…")
         job = keyword_predict_job(run_dir, self.clip["name"], self._model_source(),
-                                  device=self.appctx.device, cache=self._predictors)
+                                  device=self.appctx.device)
         self.predict_runner.start(job, self.appctx.device)
 
     def _on_predict_finished(self, event: ev.Event) -> None:
@@ -487,8 +485,7 @@ class ClipController(QObject):
         v.transcript_note.setText(f"Transcribing {self.clip['name']}…")
         v.transcript_note.setStyleSheet(MUTED_STYLE)
         job = transcribe_clip_job(source, self.clip["name"], self._model_source(),
-                                  beam_width=beam, device=self.appctx.device,
-                                  cache=self._transcribers)
+                                  beam_width=beam, device=self.appctx.device)
         self.transcribe_runner.start(job, self.appctx.device)
 
     def _on_transcribe_busy(self, busy: bool) -> None:

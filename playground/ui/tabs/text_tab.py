@@ -80,7 +80,6 @@ class GenerateMode(QWidget):
         self._pending_tokenizer = False
         self._pending_info = False
         self._pending_attention: str | None = None
-        self._generators: dict[tuple[str, str], Any] = {}
         self._prompt_tokenizer = None    # the selected run's tokenizer (unknown characters)
         self._run_model = ""
         self._shown_run: str | None = None  # the run the attention page belongs to
@@ -521,7 +520,7 @@ class GenerateMode(QWidget):
             loss = result.get("best_val_loss")
             label = f"{run.name} · {str(info.get('model', '')).upper()} · {tok}"
             label += f" · val loss {loss:.3f}" if loss is not None else ""
-            label += " · training…" if info.get("status") == "training" else ""
+            label += " · training…" if run.effective_status(info) == "training" else ""
             items.append((label, str(run.path)))
         fill_combo(self.view.run_combo, items, select=select,
                    empty="No trained text runs yet — train one first")
@@ -611,8 +610,7 @@ class GenerateMode(QWidget):
         self.view.rate_label.setText("Loading the model…")
         self.view.pages.setCurrentIndex(1)
         job = make_run_generate_job(run_dir, prompt, opts.max_new_tokens, opts.temperature,
-                                    opts.top_k, opts.top_p, opts.seed_or_none,
-                                    cache=self._model_cache(run_dir))
+                                    opts.top_k, opts.top_p, opts.seed_or_none)
         self.generate_runner.start(job, self.appctx.device)
 
     def _show_prompt(self, prompt: str) -> None:
@@ -637,12 +635,6 @@ class GenerateMode(QWidget):
         selection.format.setFontWeight(QFont.Weight.Bold)
         selection.format.setBackground(QColor("#e5e7eb"))
         out.setExtraSelections([selection])
-
-    def _model_cache(self, run_dir: str) -> dict[tuple[str, str], Any]:
-        """The loaded-model cache, keeping only ``run_dir``'s models (memory)."""
-        for key in [k for k in self._generators if k[0] != str(run_dir)]:
-            del self._generators[key]
-        return self._generators
 
     def stop_generation(self) -> None:
         if self.generate_runner.is_busy():
@@ -703,8 +695,7 @@ class GenerateMode(QWidget):
             return
         from playground.text.jobs import make_run_attention_job
 
-        self.attention_runner.start(make_run_attention_job(run_dir, text, ATTENTION_TOKENS,
-                                                           cache=self._model_cache(run_dir)),
+        self.attention_runner.start(make_run_attention_job(run_dir, text, ATTENTION_TOKENS),
                                     self.appctx.device)
 
     def _on_attention_event(self, event: ev.Event) -> None:
