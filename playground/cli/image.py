@@ -19,6 +19,8 @@ from playground.vision.config import ImageTrainConfig
 
 
 def register(groups, common) -> None:
+    from playground.cli import fork
+
     train = groups["train"].add_parser(
         "image", help="train an image classifier",
         description="Train an image classifier on a folder (one sub-folder per class, or "
@@ -34,6 +36,7 @@ def register(groups, common) -> None:
     train.add_argument("--max-steps", type=common.int_range(1, 10**9), default=None,
                        help=argparse.SUPPRESS)
     schema.add_arguments(train, ImageTrainConfig)
+    fork.add_init_arguments(train)
     common.add_common(train)
     train.set_defaults(handler=_train)
 
@@ -60,11 +63,13 @@ def _config(args: argparse.Namespace) -> ImageTrainConfig:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from playground.cli import common
+    from playground.cli import common, fork
     from playground.vision.train import make_train_job
 
+    fork.check_init_arguments(args)
     cfg = _config(args)
-    job = make_train_job(cfg, args.data, name=args.name, max_steps=args.max_steps)
+    job = make_train_job(cfg, args.data, name=args.name, max_steps=args.max_steps,
+                         init_from=args.init_from, freeze=args.freeze)
     event, ctx = common.run_in_terminal(job, args)
     result = getattr(event, "result", None)
     summary: list[tuple[str, object]] = []

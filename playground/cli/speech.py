@@ -26,6 +26,7 @@ from playground.core import events as ev
 
 
 def register(groups, common) -> None:
+    from playground.cli import fork
     from playground.core import schema
     from playground.speech.datasets import DEFAULT_LABEL_PATTERN
     from playground.speech.models import REGISTRY
@@ -64,6 +65,7 @@ def register(groups, common) -> None:
                 default != next(f.default for f in schema.fields(KeywordTrainConfig)
                                 if f.name == action.dest):
             action.help = action.help.replace("(default: ", f"(ctc: {default}; keywords: ")
+    fork.add_init_arguments(train)
     common.add_common(train)
     train.set_defaults(handler=_train)
 
@@ -126,16 +128,20 @@ def _task_config(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
+    from playground.cli import fork
     from playground.cli.common import finish_training, run_in_terminal
     from playground.speech.train import make_ctc_job, make_keyword_job
 
+    fork.check_init_arguments(args)
     cfg = _task_config(args)
     if args.task == "keywords":
         job = make_keyword_job(cfg, args.data, name=args.name, max_steps=args.max_steps,
-                               label_pattern=args.label_pattern)
+                               label_pattern=args.label_pattern, init_from=args.init_from,
+                               freeze=args.freeze)
     else:
         job = make_ctc_job(cfg, args.data, name=args.name, max_steps=args.max_steps,
-                           val_data=args.val_data)
+                           val_data=args.val_data, init_from=args.init_from,
+                           freeze=args.freeze)
     event, ctx = run_in_terminal(job, args)
     result = event.result if isinstance(event, ev.Finished) and isinstance(event.result, dict) \
         else {}

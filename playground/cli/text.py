@@ -23,6 +23,7 @@ from playground.core import events as ev
 
 
 def register(groups, common) -> None:
+    from playground.cli import fork
     from playground.core import schema
     from playground.text.corpus import DEMO_PYDOC
     from playground.text.generate_config import GenerateConfig
@@ -36,6 +37,7 @@ def register(groups, common) -> None:
                        help=f".txt file(s), a folder of them, or {DEMO_PYDOC} (built in)")
     train.add_argument("--name", default=None, help="run name (default: model and tokenizer)")
     schema.add_arguments(train, TextTrainConfig)
+    fork.add_init_arguments(train)
     common.add_common(train)
     train.set_defaults(handler=_train)
 
@@ -55,13 +57,15 @@ def register(groups, common) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from playground.cli import common
+    from playground.cli import common, fork
     from playground.core import schema
     from playground.text.train import TextTrainConfig, make_train_job
 
+    fork.check_init_arguments(args)
     cfg = schema.from_arguments(TextTrainConfig, args)
     corpus = args.corpus[0] if len(args.corpus) == 1 else args.corpus
-    job = make_train_job(cfg, corpus, name=args.name)
+    job = make_train_job(cfg, corpus, name=args.name, init_from=args.init_from,
+                         freeze=args.freeze)
     event, ctx = common.run_in_terminal(job, args)
     summary: list[tuple[str, object]] = []
     result = getattr(event, "result", None)

@@ -567,8 +567,11 @@ def epoch_loader(dataset, batch_size: int, *, seed: int, device=None, workers: i
     import torch
     from torch.utils.data import DataLoader
 
+    from playground.core.device import cap_to_cpus
+
     sampler = EpochBatches(len(dataset), batch_size, seed=seed, shuffle=shuffle,
                            drop_last=drop_last)
+    workers = cap_to_cpus(max(0, int(workers)), "data-loader workers")[0]
     kwargs: dict[str, Any] = {}
     if workers > 0:
         kwargs.update(multiprocessing_context="spawn", persistent_workers=True)
@@ -709,7 +712,8 @@ def resume_settings(run_dir: str | os.PathLike, task: str, config_cls: type,
     return cfg, data
 
 
-def begin_run(task: str, *, resume: str | os.PathLike | None, home: str | os.PathLike | None,
+def begin_run(task: str, *, ctx: JobContext, resume: str | os.PathLike | None,
+              home: str | os.PathLike | None,
               name: str, model: str, config: dict[str, Any], data_spec: str,
               dataset: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
               parent: InitReport | None = None, same: dict[str, Any] | None = None) -> Run:
@@ -720,6 +724,7 @@ def begin_run(task: str, *, resume: str | os.PathLike | None, home: str | os.Pat
     """
     from playground.core.runs import RunStore, open_run
 
+    ctx.device  # noqa: B018 - a device that is not there fails before a folder is made
     if resume:
         run = open_run(resume, task)
         info = run.info()

@@ -32,7 +32,10 @@ def make_optimizer(name: str, model, lr: float, weight_decay: float = 0.0,
 
     groups = param_groups(model, weight_decay)
     if not any(g["params"] for g in groups):
-        raise ConfigError("The model has no trainable parameters (everything is frozen).")
+        raise ConfigError("The model has no trainable parameters: everything is frozen. With "
+                          "--freeze (\"Freeze reused layers\") only the layers that are new "
+                          "train, and this model reused all of its layers from the run it "
+                          "starts from; train without freezing.")
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0)
     if name == "rmsprop":

@@ -406,7 +406,7 @@ def make_keyword_job(cfg: KeywordTrainConfig, data_spec: str, *, name: str | Non
         total, trainable = _count_parameters(model)
         entry = REGISTRY.get(cfg.model)
         kind = feature_kind(cfg)
-        run = begin_run("speech", resume=resume, home=home,
+        run = begin_run("speech", ctx=ctx, resume=resume, home=home,
                         name=name or _default_name(cfg.model, data_spec), model=cfg.model,
                         config=schema.to_dict(cfg), data_spec=data_spec,
                         dataset=data.describe(), parent=parent, same={"labels": classes},
@@ -565,7 +565,7 @@ def make_ctc_job(cfg: CTCTrainConfig, data_spec: str, *, name: str | None = None
         description = data.describe()
         if val is not None:
             description["validation"] = val.describe()
-        run = begin_run("speech", resume=resume, home=home,
+        run = begin_run("speech", ctx=ctx, resume=resume, home=home,
                         name=name or _default_name(cfg.model, data_spec), model=cfg.model,
                         config=schema.to_dict(cfg), data_spec=data_spec, dataset=description,
                         parent=parent, same={"vocab": vocab.symbols},

@@ -381,7 +381,8 @@ def train_text_model(ctx: JobContext, cfg: TextTrainConfig, corpus: Any, *,
     spec = corpus_spec(corpus, data.corpus)
     if store is not None or resume:
         run_name = name or f"{cfg.model}-{tok.spec.replace(':', '')}"
-        run = begin_run("text", resume=resume, home=home, name=run_name, model=cfg.model,
+        run = begin_run("text", ctx=ctx, resume=resume, home=home, name=run_name,
+                        model=cfg.model,
                         config=schema.to_dict(cfg), data_spec=spec,
                         dataset=data.corpus.describe(), parent=parent,
                         extra={"tokenizer": tok.describe(), "parameters": n_params})

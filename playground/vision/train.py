@@ -97,7 +97,8 @@ def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
         if init_from and not resume:
             parent = load_parent(model, init_from, freeze=freeze, task="image")
         total, trainable = count_parameters(model)
-        run = begin_run("image", resume=resume, home=home, name=name or _default_name(cfg, data),
+        run = begin_run("image", ctx=ctx, resume=resume, home=home,
+                        name=name or _default_name(cfg, data),
                         model=cfg.model, config=schema.to_dict(cfg), data_spec=data,
                         dataset=prepared.description, parent=parent, same={"classes": classes},
                         extra={"normalization": prepared.normalization,
@@ -127,6 +128,11 @@ def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
 
         device = ctx.device
         batch = cfg.batch_size
+        from playground.core.device import cap_to_cpus
+
+        note = cap_to_cpus(cfg.workers, "data-loader workers")[1]
+        if note:
+            ctx.emit(ev.Log(note.removeprefix("note: "), level="warning"))
         train_loader = epoch_loader(prepared.train, batch, device=device, workers=cfg.workers,
                                     seed=cfg.seed, drop_last=len(prepared.train) % batch == 1)
         val_loader = None
