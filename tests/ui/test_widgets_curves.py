@@ -226,3 +226,77 @@ def test_a_user_zoom_is_kept_and_the_auto_button_hands_back(empty_panel):
     panel.refresh()
     assert view.viewRange()[0] == pytest.approx([1, 201])
     assert not any(view.autoRangeEnabled())  # the panel fits it again, in round steps
+
+
+def _drawn(curve) -> int:
+    xs = curve.getOriginalDataset()[0]
+    return 0 if xs is None else len(xs)
+
+
+def test_a_hidden_panel_stores_points_and_draws_them_when_shown(qtbot):
+    """Curves on a tab the user cannot see cost no drawing; showing the tab draws them."""
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from playground.ui.widgets.curves import REDRAW_MS
+
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    panel = CurvesPanel()
+    tabs.addTab(QLabel("another page"), "other")
+    tabs.addTab(panel, "curves")
+    tabs.resize(900, 600)
+    tabs.show()
+    assert not panel.isVisible()
+    for step in range(1, 51):
+        panel.add_metric(Metric("loss", 1.0 / step, step))
+    curve = panel._series[("loss", "train", "step")].curve
+    assert not panel._timer.isActive()  # no redraw scheduled for a hidden panel
+    qtbot.wait(REDRAW_MS + 100)
+    assert _drawn(curve) == 0
+    assert len(panel.series("loss")[0]) == 50  # every point stored
+    tabs.setCurrentWidget(panel)
+    assert _drawn(curve) == 50  # drawn as the page is shown, before its first paint
+
+    panel.add_metric(Metric("loss", 0.01, 51))  # a redraw is due ...
+    assert panel._timer.isActive()
+    tabs.setCurrentIndex(0)  # ... but the page is hidden before the timer fires
+    qtbot.wait(REDRAW_MS + 100)
+    assert _drawn(curve) == 50
+    tabs.setCurrentWidget(panel)
+    assert _drawn(curve) == 51
+
+
+def test_a_hidden_panel_still_answers_displayed_and_exports(qtbot, tmp_path):
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    for step in range(1, 11):
+        panel.add_metric(Metric("loss", 1.0, step))
+    xs, _ = panel.displayed("loss")
+    assert len(xs) == 10
+    assert panel.export_png(tmp_path / "c.png").stat().st_size > 0
+
+
+def test_cached_axes_draw_the_same_pixels(qtbot):
+    """The axes (ticks, labels, grid) are cached as pixmaps so a new point repaints only the
+    curves; the picture must be the one an uncached axis paints."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    def picture(cache: bool):
+        p = CurvesPanel()
+        qtbot.addWidget(p)
+        p.resize(700, 400)
+        p.show()
+        for step in range(1, 301):
+            p.add_metric(Metric("loss", 2.0 / step + 0.01 * (step % 7), step))
+            p.add_metric(Metric("lr", 3e-3 * (1 - step / 1000), step))
+        p.refresh()
+        for name in p.metric_names():
+            for side in ("left", "bottom"):
+                axis = p.plot(name).getPlotItem().getAxis(side)
+                if cache:
+                    assert axis.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache
+                else:
+                    axis.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        return p._grid_host.grab().toImage()
+
+    assert picture(True) == picture(False)

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QFileDialog,
+    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -115,7 +116,7 @@ class CurvesPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._on_timer)
         self._build()
 
     # layout ---------------------------------------------------------------------------------
@@ -194,6 +195,7 @@ class CurvesPanel(QWidget):
         # range moves (every new point), and minor grid lines made that 4x slower.
         for side in ("left", "bottom"):
             item.getAxis(side).setStyle(maxTickLevel=0)
+            item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         item.showGrid(x=True, y=True, alpha=0.12)
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
@@ -320,8 +322,7 @@ class CurvesPanel(QWidget):
         series = self._series_for((name, split, axis))
         series.data.extend(xs, ys, steps_at)
         series.dirty = True
-        if not self._timer.isActive():
-            self._timer.start()
+        self._schedule()
 
     def clear(self) -> None:
         """Remove every plot and point."""
@@ -381,8 +382,7 @@ class CurvesPanel(QWidget):
             series.dirty = True
         for plot in self._plots.values():
             self._set_x_label(plot.getPlotItem())
-        if not self._timer.isActive():
-            self._timer.start()
+        self._schedule()
 
     def _set_x_label(self, item: pg.PlotItem) -> None:
         item.setLabel("bottom", self.x_mode(), color=TEXT_PEN)
@@ -404,8 +404,28 @@ class CurvesPanel(QWidget):
             self._x_cache[series.key] = (self._clock.version, len(xs), cached)
         return cached
 
+    def _schedule(self) -> None:
+        """Redraw within REDRAW_MS, if the user can see the plots: a hidden panel (another
+        tab or page is shown) only stores points, and draws them when shown (showEvent)."""
+        if self.isVisible() and not self._timer.isActive():
+            self._timer.start()
+
+    def _on_timer(self) -> None:
+        if not self.isVisible():
+            return  # hidden since the timer started: showEvent draws
+        if self.window().isMinimized():
+            self._timer.start()  # nothing to see; look again later
+            return
+        self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if any(series.dirty for series in self._series.values()):
+            self.refresh()  # before the first paint: the page appears up to date
+
     def refresh(self) -> None:
-        """Redraw every series with new points now (the timer calls this)."""
+        """Redraw every series with new points now (the timer calls this while the panel is
+        visible; ``displayed`` and ``export_png`` call it for a hidden panel too)."""
         self._timer.stop()
         alpha = self.smoothing()
         touched = set()
@@ -510,8 +530,7 @@ class CurvesPanel(QWidget):
         for series in self._series.values():
             if series.smoothed:
                 series.dirty = True
-        if not self._timer.isActive():
-            self._timer.start()
+        self._schedule()
 
     def _on_log(self, on: bool) -> None:
         for name, plot in self._plots.items():
