@@ -48,30 +48,9 @@ def register(groups, common) -> None:
 
 def _resume(args: argparse.Namespace) -> int:
     from playground.cli import common
-    from playground.core.errors import ConfigError
-    from playground.core.runs import open_run
+    from playground.resume import make_resume_job
 
-    run = open_run(args.run)
-    task = run.info().get("task")
-    if task == "text":
-        if args.epochs is not None:
-            raise ConfigError("A text run counts iterations: use --max-iters, not --epochs.")
-        from playground.text.train import make_resume_job
-
-        job = make_resume_job(run.path, max_iters=args.max_iters)
-    elif task in ("image", "speech"):
-        if args.max_iters is not None:
-            raise ConfigError(f"An {task} run counts epochs: use --epochs, not --max-iters.")
-        if task == "image":
-            from playground.vision.train import make_resume_job as image_resume
-
-            job = image_resume(run.path, epochs=args.epochs)
-        else:
-            from playground.speech.train import make_resume_job as speech_resume
-
-            job = speech_resume(run.path, epochs=args.epochs)
-    else:
-        raise ConfigError(f"Runs of the task {task!r} cannot be resumed by this version.")
+    job = make_resume_job(args.run, epochs=args.epochs, max_iters=args.max_iters)
     event, ctx = common.run_in_terminal(job, args)
     result = getattr(event, "result", None)
     return common.finish_training(event, ctx, summary_of(result if isinstance(result, dict)

@@ -84,21 +84,19 @@ def _train(args: argparse.Namespace) -> int:
             width = max(8, *(len(k) for k in per_class))
             print(f"{'class':<{width}}  precision  recall     f1  support")
             for label, row in per_class.items():
-                print(f"{label:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
-                      f"{row['f1']:5.3f}  {row['support']:7d}")
+                print(f"{common.safe_text(label):<{width}}  {row['precision']:9.3f}  "
+                      f"{row['recall']:6.3f}  {row['f1']:5.3f}  {row['support']:7d}")
     return common.finish_training(event, ctx, summary)
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from playground.cli.common import safe_text
     from playground.core.device import set_cpu_threads
     from playground.core.errors import ImageDecodeError
     from playground.vision.predict import ImagePredictor
 
     if args.threads:
         set_cpu_threads(args.threads)
-    if args.top_k < 1:
-        print("error: --top-k must be at least 1", file=sys.stderr)
-        return 2
     predictor = ImagePredictor.from_run(args.run, device=args.device,
                                         checkpoint=args.checkpoint)
     rows: list[dict] = []
@@ -117,11 +115,11 @@ def _predict(args: argparse.Namespace) -> int:
         for row in rows:
             if "error" in row:
                 reason = str(row["error"]).split(": ", 1)[-1]
-                print(f"{row['file']}: error: {reason}")
+                print(f"{safe_text(row['file'])}: error: {safe_text(reason)}")
                 continue
-            print(row["file"])
+            print(safe_text(row["file"]))
             for p in row["predictions"]:
-                print(f"  {p['prob']:7.2%}  {p['label']}")
+                print(f"  {p['prob']:7.2%}  {safe_text(p['label'])}")
     if failed:
         print(f"error: {len(failed)} of {len(rows)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0

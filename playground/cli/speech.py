@@ -156,16 +156,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from playground.cli.common import print_json
+    from playground.cli.common import print_json, safe_text
     from playground.core.device import set_cpu_threads
     from playground.core.errors import AudioDecodeError
     from playground.speech.predict import KeywordPredictor
 
     if args.threads:
         set_cpu_threads(args.threads)
-    if args.top_k < 1:
-        print("error: --top-k must be at least 1", file=sys.stderr)
-        return 2
     predictor = KeywordPredictor.from_run(args.run, device=args.device,
                                           checkpoint=args.checkpoint)
     rows: list[dict[str, Any]] = []
@@ -186,11 +183,12 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             if "error" in row:
-                print(f"{row['file']}: error: {row['error']}")
+                print(f"{safe_text(row['file'])}: error: {safe_text(row['error'])}")
                 continue
-            print(row["file"] + (f"  ({row['note']})" if "note" in row else ""))
+            print(safe_text(row["file"])
+                  + (f"  ({safe_text(row['note'])})" if "note" in row else ""))
             for p in row["predictions"]:
-                print(f"  {p['prob']:7.2%}  {p['label']}")
+                print(f"  {p['prob']:7.2%}  {safe_text(p['label'])}")
     if failed:
         print(f"error: {len(failed)} of {len(rows)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0
@@ -203,15 +201,14 @@ def _clock(seconds: float) -> str:
 
 
 def _transcribe(args: argparse.Namespace) -> int:
-    from playground.cli.common import print_json, run_in_terminal
+    from playground.cli.common import print_json, report_failed, run_in_terminal, safe_text
     from playground.speech.predict import make_transcribe_job
 
     job = make_transcribe_job(args.run, [(f, f) for f in args.files], beam_width=args.beam_width,
                               chunk_seconds=args.chunk_seconds, device=args.device)
     event, _ = run_in_terminal(job, args)
     if isinstance(event, ev.Failed):
-        print(f"error: {event.message}", file=sys.stderr)
-        return 1
+        return report_failed(event)
     if event.stopped:
         print("stopped", file=sys.stderr)
         return 130
@@ -223,11 +220,13 @@ def _transcribe(args: argparse.Namespace) -> int:
             if k:
                 print()
             if "error" in r:
-                print(f"{r['file']}: error: {r['error']}")
+                print(f"{safe_text(r['file'])}: error: {safe_text(r['error'])}")
                 continue
-            print(f"{r['file']} ({r['duration']:.2f} s, real-time factor {r['rtf']:.3f}):")
+            print(f"{safe_text(r['file'])} ({r['duration']:.2f} s, real-time factor "
+                  f"{r['rtf']:.3f}):")
             for seg in r["segments"]:
-                print(f"[{_clock(seg['start'])} → {_clock(seg['end'])}] {seg['text']}")
+                print(f"[{_clock(seg['start'])} → {_clock(seg['end'])}] "
+                      f"{safe_text(seg['text'])}")
             if r.get("note"):
-                print(f"({r['note']})")
+                print(f"({safe_text(r['note'])})")
     return 1 if any("error" in r for r in results) else 0

@@ -17,8 +17,11 @@ _T0 = time.perf_counter()
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("PLAYGROUND_LOG", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Tracebacks go to the app's log file (``<home>/logs/playground.log``), the same file the
+    CLI writes; ``PLAYGROUND_LOG=1`` (or a level name) echoes them to the terminal too."""
+    from playground.core import logs
+
+    logs.configure(verbose=bool(os.environ.get("PLAYGROUND_LOG")))
 
 
 def _warm_up_torch(appctx) -> None:
