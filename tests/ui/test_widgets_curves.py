@@ -300,3 +300,27 @@ def test_cached_axes_draw_the_same_pixels(qtbot):
         return p._grid_host.grab().toImage()
 
     assert picture(True) == picture(False)
+
+
+def test_redraws_slow_down_when_they_cost_more_than_their_budget(qtbot, empty_panel):
+    """The curves take at most DRAW_BUDGET of a core: a costly redraw spaces the next ones."""
+    from playground.ui.widgets.curves import DRAW_BUDGET, MAX_REDRAW_MS, REDRAW_MS
+
+    panel = empty_panel
+    assert panel.redraw_interval_ms() == REDRAW_MS  # nothing measured yet
+    for step in range(1, 101):
+        panel.add_metric(Metric("loss", 1.0 / step, step))
+    panel._on_timer()
+    qtbot.wait(50)  # the paints happen
+    panel.add_metric(Metric("loss", 0.01, 101))
+    panel._on_timer()  # learns the cost of the previous redraw, paints included
+    assert panel._redraw_cost > 0
+    cost = panel._redraw_cost
+    assert panel.redraw_interval_ms() == int(min(MAX_REDRAW_MS, max(REDRAW_MS,
+                                                                    1000 * cost / DRAW_BUDGET)))
+    panel._redraw_cost = 0.010  # 10 ms a redraw: 2 % of a core is one every 500 ms
+    assert panel.redraw_interval_ms() == 500
+    panel._redraw_cost = 1.0
+    assert panel.redraw_interval_ms() == MAX_REDRAW_MS  # still live, however slow
+    panel._redraw_cost = 0.0001
+    assert panel.redraw_interval_ms() == REDRAW_MS

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,25 @@ AXIS_PEN, TEXT_PEN = "#6b7280", "#2d333a"
 # ~5-10 ms of the UI thread (curves, grid, text), which on a 2-core machine is taken from
 # training (at 10 Hz the UI thread used 8 % of a core and training ran at 0.93x a plain loop).
 REDRAW_MS = 200
+# ... and no faster than keeps the curves' UI-thread CPU (update + paint, measured) within
+# DRAW_BUDGET of one core: on a slow 2-core laptop a redraw costs ~8 ms, so it redraws about
+# every 400 ms rather than taking 4 % of a core from training; never slower than MAX_REDRAW_MS.
+DRAW_BUDGET = 0.02
+MAX_REDRAW_MS = 1000
 LEFT_AXIS_WIDTH = 60
+
+
+class _PlotWidget(pg.PlotWidget):
+    """A PlotWidget that adds the UI-thread CPU time of its paints to ``cost[0]``."""
+
+    def __init__(self, cost: list[float]) -> None:
+        super().__init__()
+        self._cost = cost
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        start = time.thread_time()
+        super().paintEvent(event)
+        self._cost[0] += time.thread_time() - start
 
 
 def metric_title(name: str) -> str:
@@ -117,6 +136,8 @@ class CurvesPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._on_timer)
+        self._draw_cost = [0.0]  # UI-thread seconds of the current redraw (update + paints)
+        self._redraw_cost = 0.0  # smoothed cost of one redraw, sets the timer's interval
         self._build()
 
     # layout ---------------------------------------------------------------------------------
@@ -178,7 +199,7 @@ class CurvesPanel(QWidget):
         plot = self._plots.get(name)
         if plot is not None:
             return plot
-        plot = pg.PlotWidget()
+        plot = _PlotWidget(self._draw_cost)
         plot.setBackground("w")
         item = plot.getPlotItem()
         for side in ("left", "bottom"):
@@ -408,7 +429,12 @@ class CurvesPanel(QWidget):
         """Redraw within REDRAW_MS, if the user can see the plots: a hidden panel (another
         tab or page is shown) only stores points, and draws them when shown (showEvent)."""
         if self.isVisible() and not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(self.redraw_interval_ms())
+
+    def redraw_interval_ms(self) -> int:
+        """REDRAW_MS, or longer where a redraw costs more than DRAW_BUDGET of a core."""
+        wanted = 1000.0 * self._redraw_cost / DRAW_BUDGET
+        return int(min(MAX_REDRAW_MS, max(REDRAW_MS, wanted)))
 
     def _on_timer(self) -> None:
         if not self.isVisible():
@@ -416,7 +442,14 @@ class CurvesPanel(QWidget):
         if self.window().isMinimized():
             self._timer.start()  # nothing to see; look again later
             return
+        # the paints of the previous redraw have happened by now: learn what a redraw costs
+        if self._draw_cost[0] > 0.0:
+            cost = self._draw_cost[0]
+            self._redraw_cost = cost if not self._redraw_cost else (
+                0.7 * self._redraw_cost + 0.3 * cost)
+        start = time.thread_time()
         self.refresh()
+        self._draw_cost[0] = time.thread_time() - start
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
