@@ -14,15 +14,7 @@ TINY_GPT = ["--tokenizer", "char", "--n-layer", "1", "--n-head", "2", "--n-embd"
             "--block-size", "16", "--batch-size", "8", "--eval-iters", "2",
             "--sample-tokens", "0", "--device", "cpu", "--quiet"]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _last_line(out: str) -> Path:

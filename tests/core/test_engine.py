@@ -27,6 +27,7 @@ from playground.core.errors import CheckpointError, JobCancelled, RunError
 from playground.core.jobs import CollectingContext
 from playground.core.runs import RunStore
 from playground.core.trainer import ClassifierTrainConfig
+from tests.stopping import StopAtStep
 
 LABELS = ["a", "b", "c"]
 
@@ -66,17 +67,6 @@ def _loaders():
     return train, val
 
 
-class StopAtStep(CollectingContext):
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.stop_step = step
-
-    def emit(self, event):
-        super().emit(event)
-        if isinstance(event, ev.Progress) and event.done >= self.stop_step:
-            self.cancel()
-
-
 def _train(run, ctx, *, resume=False, epochs=3):
     torch.manual_seed(123)
     train, val = _loaders()
@@ -96,7 +86,7 @@ def test_stop_and_resume_equals_uninterrupted(stop_step):
     _train(whole, CollectingContext())
     parts = store.create("image", "parts", model="mlp", config={})
     with pytest.raises(JobCancelled):
-        _train(parts, StopAtStep(stop_step))
+        _train(parts, StopAtStep(stop_step, unit=None))
     assert parts.info()["status"] == "stopped"
     assert read_resume_state(parts)["loop"]["step"] == stop_step
     ctx = CollectingContext()
@@ -196,7 +186,7 @@ def test_iteration_mode_resume_and_eval_schedule():
     fit(CollectingContext(), ToyRegression(), whole, cfg)
     part = store.create("text", "part", model="toy", config={})
     with pytest.raises(JobCancelled):
-        fit(StopAtStep(14), ToyRegression(), part, cfg)
+        fit(StopAtStep(14, unit=None), ToyRegression(), part, cfg)
     result = fit(CollectingContext(), ToyRegression(), part, cfg, resume=True)
     assert [r["step"] for r in part.metrics() if "val_loss" in r] == [0, 10, 20, 30]
     assert result["val_loss"] < 0.5 and result["best_step"] == 30

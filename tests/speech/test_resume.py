@@ -4,7 +4,6 @@ run; a keyword model fine-tuned on other words keeps its features and gets a new
 from __future__ import annotations
 
 import pytest
-import torch
 
 from playground.core import events as ev
 from playground.core.checkpoint import load_weights
@@ -18,30 +17,14 @@ from playground.speech.train import (
     make_resume_job,
 )
 from tests.speech.helpers import copy_digits, make_tone_transcripts
+from tests.stopping import StopAtStep
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class StopAtStep(CollectingContext):
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.stop_step = step
-
-    def emit(self, event):
-        super().emit(event)
-        if isinstance(event, ev.Progress) and event.unit == "step" and \
-                event.message.startswith("epoch") and event.done >= self.stop_step:
-            self.cancel()
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _same_runs(a_dir: str, b_dir: str, key: str) -> None:
-    a, b = load_weights(open_run(a_dir).last_checkpoint), load_weights(open_run(b_dir).last_checkpoint)
+    a = load_weights(open_run(a_dir).last_checkpoint)
+    b = load_weights(open_run(b_dir).last_checkpoint)
     assert max(float((a[k].float() - b[k].float()).abs().max()) for k in a) <= 1e-6
     ra = [r[key] for r in open_run(a_dir).metrics() if key in r]
     rb = [r[key] for r in open_run(b_dir).metrics() if key in r]
@@ -50,7 +33,7 @@ def _same_runs(a_dir: str, b_dir: str, key: str) -> None:
 
 def _stop_resume(make, stop: int, home) -> tuple[str, str]:
     whole = run_job(make(), CollectingContext())
-    part = run_job(make(), StopAtStep(stop))
+    part = run_job(make(), StopAtStep(stop, epochs_only=True))
     assert isinstance(part, ev.Finished) and part.stopped, part
     run_dir = part.result["run_dir"]
     resumed = run_job(make_resume_job(run_dir, home=home), CollectingContext())

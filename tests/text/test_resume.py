@@ -19,22 +19,11 @@ from playground.core.errors import RunError
 from playground.core.jobs import CollectingContext, run_job
 from playground.core.runs import open_run
 from playground.text.train import make_resume_job, make_train_job
+from tests.stopping import StopAtStep
 
 from .conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class StopAtStep(CollectingContext):
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.stop_step = step
-
-    def emit(self, event):
-        super().emit(event)
-        if isinstance(event, ev.Progress) and event.unit == "step" and event.done >= \
-                self.stop_step:
-            self.cancel()
 
 
 def _evals(run_dir):

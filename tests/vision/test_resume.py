@@ -10,31 +10,12 @@ from playground.core.errors import RunError
 from playground.core.jobs import CollectingContext, run_job
 from playground.core.runs import open_run
 from playground.vision.train import ImageTrainConfig, make_resume_job, make_train_job
+from tests.stopping import StopAtStep
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CFG = ImageTrainConfig(image_size=16, batch_size=32, epochs=1, learning_rate=3e-3, seed=0,
                        val_fraction=0.1)
-
-
-class StopAtStep(CollectingContext):
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.stop_step = step
-
-    def emit(self, event):
-        super().emit(event)
-        if isinstance(event, ev.Progress) and event.unit == "step" and event.total == 24 \
-                and event.done >= self.stop_step:
-            self.cancel()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _evals(run_dir):
@@ -47,7 +28,7 @@ def test_stop_and_resume_matches_uninterrupted(tmp_path):
                     CollectingContext())
     assert isinstance(whole, ev.Finished) and not whole.stopped
     stopped = run_job(make_train_job(CFG, "demo:shapes", home=tmp_path, max_steps=24),
-                      StopAtStep(10))
+                      StopAtStep(10, total=24))
     assert isinstance(stopped, ev.Finished) and stopped.stopped
     run_dir = stopped.result["run_dir"]
     assert open_run(run_dir).info()["status"] == "stopped"
