@@ -240,3 +240,24 @@ def test_init_from_reuses_matching_layers_and_freezes():
     assert report.to_json()["checkpoint"] == "best"
     with pytest.raises(CheckpointError, match="No layer"):
         init_from(nn.Linear(7, 7), f"{parent.path}:last")
+
+
+def test_divergence_on_an_accelerator_is_caught_at_the_next_read(monkeypatch):
+    """On a GPU the loss is not read every step (that would synchronise); the throttled read
+    catches it, the run fails and the last good checkpoint stays."""
+    from playground.core import trainer as trainer_module
+
+    original = trainer_module.Trainer.__init__
+
+    def gpu_like(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self._on_cpu = False  # take the accelerator path on this CPU-only machine
+
+    monkeypatch.setattr(trainer_module.Trainer, "__init__", gpu_like)
+    run = RunStore().create("text", "nan-gpu", model="toy", config={})
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at or before step 30"):
+        fit(CollectingContext(), ToyRegression(nan_at=25), run,
+            LoopConfig(total_steps=40, eval_interval=10))
+    assert run.info()["status"] == "failed"
+    assert read_resume_state(run)["loop"]["step"] == 20
+    assert all(torch.isfinite(t).all() for t in load_weights(run.last_checkpoint).values())
