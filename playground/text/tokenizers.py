@@ -27,6 +27,14 @@ Public API::
                .pieces(text) -> list[str]  .id_to_piece(i) -> str  .unknown_chars(text)
                .save(folder) -> Path  .stream_decoder(prompt_ids) -> StreamDecoder
     display_piece(piece) -> str   # whitespace made visible, for previews and heatmap labels
+
+Translation (sequence-to-sequence) adds, without changing the above::
+
+    build_pair_tokenizer(spec, sources, targets, shared=True, ctx=None) -> PairTokenizer
+    load_pair_tokenizer(run_dir) -> PairTokenizer
+    PairTokenizer: .source .target (Seq2SeqTokenizer) .shared .save(folder) .describe()
+    Seq2SeqTokenizer: padding 0, begin 1, end 2 (PAD_ID, BOS_ID, EOS_ID), then the base
+                      tokenizer's ids + 3; .encode/.decode/.id_to_piece/.unknown_chars
 """
 
 from __future__ import annotations
@@ -432,3 +440,145 @@ def load_tokenizer(run_dir: str | os.PathLike) -> Tokenizer:
                 from exc
     raise RunError(f"{folder} has no tokenizer ({SPM_FILE} or {CHAR_FILE}): it is not a text "
                    "run, or its training stopped before the tokenizer was saved.")
+
+
+# --------------------------------------------------------------------------------------------
+# Sequence-to-sequence (translation): special tokens and one tokenizer per side
+# --------------------------------------------------------------------------------------------
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
+SPECIAL_PIECES = ("<pad>", "<s>", "</s>")
+SOURCE_DIR, TARGET_DIR = "source_tokenizer", "target_tokenizer"
+
+
+class Seq2SeqTokenizer:
+    """A :class:`Tokenizer` with the three ids a seq2seq model needs in front of its own:
+    padding 0, begin 1, end 2; the base tokenizer's id ``i`` becomes ``i + 3``.
+
+    ``encode`` returns the text's ids without begin/end (the model adds them); ``decode``
+    drops the specials. Unknown characters follow the base tokenizer's policy.
+    """
+
+    pad_id, bos_id, eos_id = PAD_ID, BOS_ID, EOS_ID
+    offset = len(SPECIAL_PIECES)
+
+    def __init__(self, base: Tokenizer) -> None:
+        self.base = base
+
+    @property
+    def vocab_size(self) -> int:
+        return self.base.vocab_size + self.offset
+
+    @property
+    def spec(self) -> str:
+        return self.base.spec
+
+    def encode(self, text: str, strict: bool = False) -> list[int]:
+        return [i + self.offset for i in self.base.encode(text, strict=strict)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.base.decode([int(i) - self.offset for i in ids if int(i) >= self.offset])
+
+    def id_to_piece(self, token: int) -> str:
+        token = int(token)
+        if 0 <= token < self.offset:
+            return SPECIAL_PIECES[token]
+        return self.base.id_to_piece(token - self.offset)
+
+    def unknown_chars(self, text: str) -> list[str]:
+        return self.base.unknown_chars(text)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.base.describe(), "vocab_size": self.vocab_size,
+                "specials": list(SPECIAL_PIECES)}
+
+
+class PairTokenizer:
+    """The source and target tokenizers of a translation run (one object when ``shared``).
+
+    Saved in the run folder as ``tokenizer.model`` / ``tokenizer.json`` when shared, else in
+    ``source_tokenizer/`` and ``target_tokenizer/``; :func:`load_pair_tokenizer` reads either.
+    """
+
+    def __init__(self, source: Seq2SeqTokenizer, target: Seq2SeqTokenizer | None = None
+                 ) -> None:
+        self.source = source
+        self.target = target if target is not None else source
+
+    @property
+    def shared(self) -> bool:
+        return self.target is self.source
+
+    def describe(self) -> dict[str, Any]:
+        return {"shared": self.shared, "source": self.source.describe(),
+                "target": self.target.describe()}
+
+    def save(self, folder: str | os.PathLike) -> None:
+        folder = Path(folder)
+        if self.shared:
+            self.source.base.save(folder)
+            return
+        for sub, tok in ((SOURCE_DIR, self.source), (TARGET_DIR, self.target)):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            tok.base.save(folder / sub)
+
+
+def train_sentence_pieces(sentences: Sequence[str], kind: str, vocab_size: int,
+                          ctx: JobContext | None = None, what: str = "") -> Tokenizer:
+    """A SentencePiece model for sentences (one a line), as translation uses it.
+
+    Unlike :func:`train_sentencepiece` (corpora, exact round trip of whitespace) it uses
+    SentencePiece's usual settings for sentences (a word-start marker ``▁`` before each
+    word) and treats ``vocab_size`` as an upper bound: a small corpus gets the pieces it
+    supports instead of an error, so one default fits a hundred pairs and fifty thousand.
+    """
+    import sentencepiece as spm
+
+    if kind not in ("bpe", "unigram"):
+        raise TokenizerError(f"Unknown SentencePiece model type {kind!r}: use bpe or unigram.")
+    if not any(s.strip() for s in sentences):
+        raise TokenizerError("The tokenizer needs some text to learn from; the sentences are "
+                             "empty.")
+    if ctx is not None:
+        ctx.emit(ev.Progress(0, 0, f"tokenizer{' ' + what if what else ''}: {kind} "
+                                   f"{vocab_size}: training", unit="step"))
+    writer = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter([s for s in sentences if s]), model_writer=writer,
+            vocab_size=vocab_size, model_type=kind, character_coverage=1.0,
+            normalization_rule_name="identity", hard_vocab_limit=False,
+            split_digits=True, max_sentence_length=1 << 16, input_sentence_size=2_000_000,
+            shuffle_input_sentence=True, bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0,
+            num_threads=max(1, min(4, os.cpu_count() or 1)), minloglevel=2)
+    except RuntimeError as exc:
+        raise _translate_spm_error(exc, kind, vocab_size) from None
+    return SentencePieceTokenizer(writer.getvalue(), kind)
+
+
+def build_pair_tokenizer(spec: str, sources: Sequence[str], targets: Sequence[str], *,
+                         shared: bool = True, ctx: JobContext | None = None) -> PairTokenizer:
+    """Source and target tokenizers for translation from a spec (``char``, ``bpe:N`` or
+    ``unigram:N``), one for both sides (``shared``, trained on both) or one each."""
+    kind, size = parse_spec(spec)
+
+    def build(texts: Sequence[str], what: str) -> Seq2SeqTokenizer:
+        if kind == "char":
+            text = "".join(texts)
+            if not text:
+                raise TokenizerError("The tokenizer needs some text to learn from; the "
+                                     "sentences are empty.")
+            return Seq2SeqTokenizer(CharTokenizer.from_text(text))
+        return Seq2SeqTokenizer(train_sentence_pieces(texts, kind, size, ctx, what))
+
+    if shared:
+        return PairTokenizer(build(list(sources) + list(targets), "shared"))
+    return PairTokenizer(build(sources, "source"), build(targets, "target"))
+
+
+def load_pair_tokenizer(run_dir: str | os.PathLike) -> PairTokenizer:
+    """The tokenizers a translation run saved (see :class:`PairTokenizer`)."""
+    folder = Path(run_dir)
+    if (folder / SOURCE_DIR).is_dir() or (folder / TARGET_DIR).is_dir():
+        return PairTokenizer(Seq2SeqTokenizer(load_tokenizer(folder / SOURCE_DIR)),
+                             Seq2SeqTokenizer(load_tokenizer(folder / TARGET_DIR)))
+    return PairTokenizer(Seq2SeqTokenizer(load_tokenizer(folder)))
