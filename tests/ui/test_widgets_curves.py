@@ -164,13 +164,15 @@ def test_a_million_points_stay_fast(qtbot):
     xs = np.arange(n, dtype=float)
     p.add_points("loss", "train", "step", xs, np.exp(-xs / 2e5))
     p.refresh()
-    start = time.perf_counter()
+    # the UI thread's CPU time, not wall time: on a loaded 2-core machine (load 10 while the
+    # suite and benchmarks run) wall time measures the neighbours
+    start = time.thread_time()
     frames = 10
     for i in range(frames):
         p.add_metric(Metric("loss", 0.1, n + i))
         p.refresh()
         p.grab()
-    per_frame = (time.perf_counter() - start) / frames
+    per_frame = (time.thread_time() - start) / frames
     assert per_frame < 0.25, f"{per_frame * 1000:.0f} ms per redraw with 1e6 points"
     assert len(p.series("loss")[0]) == n + frames
 
