@@ -18,13 +18,13 @@ from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QFileDialog, QListWidgetItem, QTableWidgetItem, QWidget
 
 from playground.core import events as ev
-from playground.core.errors import ConfigError
+from playground.core.errors import ConfigError, PlaygroundError
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.registry_watch import RegistryWatcher
 from playground.ui.tabs.image_config import image_config_class
 from playground.ui.tabs.image_view import IMAGE_SUFFIXES, ImageTabView
-from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
+from playground.ui.tabs.task_common import LatestRequest, TrainingController, run_label, task_runs
 from playground.ui.widgets.combo import fill_combo
 
 log = logging.getLogger(__name__)
@@ -65,17 +65,24 @@ class ImageTab(QWidget):
             appctx.watch(runner)
         self.data_spec: str = "demo:shapes"
         self.folder: str | None = None
-        self.current_run: str | None = None
         self._last_prediction: dict[str, Any] | None = None
         self._pending_predict: list[Any] = []
         self._sources: dict[str, Any] = {}
-        self._pending_info = False
         v = self.view
         for title, spec in SOURCES:
             v.source_combo.addItem(title, spec)
         from playground.vision.models import REGISTRY
 
         self.models = RegistryWatcher(REGISTRY, self)  # the model menu follows the registry
+        self.training = TrainingController(
+            appctx, "image", v, self.train_runner, unit="epochs",
+            locked=lambda: (v.form, v.source_combo, v.data_drop),
+            on_start=self._clear_training_views,
+            metric_text=lambda e: f", val accuracy {e.metric:.3f}",
+            summary=lambda r: (f"validation accuracy {r['val_accuracy']:.1%}"
+                               if r.get("val_accuracy") is not None else None), parent=self)
+        self.model_info = LatestRequest(self.info_runner, self._request_model_info,
+                                        self._show_model_info, self)
         self._connect_signals()
         self.refresh_runs()
         self.appctx.torch_ready.connect(self._on_torch_ready)
@@ -89,14 +96,11 @@ class ImageTab(QWidget):
         v.data_drop.dropped.connect(lambda paths: self.set_folder(paths[0]))
         v.data_drop.rejected.connect(self.appctx.warn)
         v.train_button.clicked.connect(self.start_training)
-        v.stop_button.clicked.connect(self.stop_training)
         v.form.changed.connect(self._on_form_changed)
         self.models.changed.connect(self._on_models_changed)
-        self.train_runner.event.connect(self._on_train_event)
-        self.train_runner.finished.connect(self._on_train_finished)
-        self.train_runner.busy_changed.connect(self._on_train_busy)
+        self.training.other_event.connect(self._on_train_event)
+        self.training.ended.connect(self._on_train_finished)
         self.data_runner.finished.connect(self._on_data_finished)
-        self.info_runner.finished.connect(self._on_info_finished)
         self.predict_runner.finished.connect(self._on_predict_finished)
         v.predict_drop.dropped.connect(self.predict_files)
         v.predict_drop.rejected.connect(self.appctx.warn)
@@ -105,6 +109,7 @@ class ImageTab(QWidget):
         v.gradcam_check.toggled.connect(self._on_gradcam_toggled)
         v.refresh_runs_button.clicked.connect(self.refresh_runs)
         v.run_combo.currentIndexChanged.connect(self._on_run_selected)
+        v.run_combo.activated.connect(lambda: self.training.select_run(v.run_combo.currentData()))
         v.files_list.currentItemChanged.connect(self._on_file_selected)
 
     def _on_torch_ready(self) -> None:
@@ -217,11 +222,10 @@ class ImageTab(QWidget):
         self.update_model_info()
 
     def update_model_info(self) -> None:
-        if not self.appctx.torch_loaded:
-            return
-        if self.info_runner.is_busy():
-            self._pending_info = True
-            return
+        if self.appctx.torch_loaded:
+            self.model_info.update()
+
+    def _request_model_info(self) -> None:
         try:
             cfg = self.view.form.value()
         except ConfigError as exc:
@@ -232,7 +236,7 @@ class ImageTab(QWidget):
         classes = max(2, self.view.class_table.rowCount())
         self.info_runner.start(model_info_job(cfg, num_classes=classes), "cpu")
 
-    def _on_info_finished(self, event: ev.Event) -> None:
+    def _show_model_info(self, event: ev.Event) -> None:
         if isinstance(event, ev.Finished) and isinstance(event.result, dict):
             r = event.result
             self.view.model_info.setText(
@@ -240,9 +244,6 @@ class ImageTab(QWidget):
                 f"{r['trainable']:,} trainable. {r.get('description', '')}")
         elif isinstance(event, ev.Failed):
             self.view.model_info.setText(event.message)
-        if self._pending_info:
-            self._pending_info = False
-            self.update_model_info()
 
     # training -------------------------------------------------------------------------------
     def _config_or_default(self):
@@ -261,70 +262,49 @@ class ImageTab(QWidget):
             return
         from playground.vision.train import make_train_job
 
-        v = self.view
-        v.curves.clear()
-        v.log.clear()
-        v.misclassified.set_images([], [])
-        v.pages.setCurrentIndex(0)
-        job = make_train_job(cfg, self.data_spec)
-        self.train_runner.start(job, self.appctx.device)
-        self.appctx.info(f"Training {cfg.model} on {self.data_spec}…")
+        init_from, freeze = self.training.init_from()
+        try:
+            job = make_train_job(cfg, self.data_spec, init_from=init_from, freeze=freeze)
+        except PlaygroundError as exc:
+            self.appctx.error(str(exc))
+            return
+        start = f" from {Path(init_from).name}" if init_from else ""
+        self.training.start(job, f"Training {cfg.model}{start} on {self.data_spec}…")
+
+    def _clear_training_views(self) -> None:
+        self.view.misclassified.set_images([], [])
+
+    @property
+    def current_run(self) -> str | None:
+        """The run being trained, or the one trained last."""
+        return self.training.current_run
 
     def stop_training(self) -> None:
-        request_stop(self.train_runner, self.view.stop_button)
+        self.training.stop()
 
-    def _on_train_busy(self, busy: bool) -> None:
-        v = self.view
-        show_training(v.train_button, v.stop_button, busy, (v.form, v.source_combo, v.data_drop))
+    def resume_run(self, run_dir: str) -> None:
+        """Select ``run_dir`` and resume it from its last checkpoint (to the box's total)."""
+        self.training.resume(str(run_dir))
+
+    def start_from_run(self, run_dir: str, checkpoint: str = "best") -> None:
+        """Make Train start a new run from ``run_dir``'s ``checkpoint`` (best / last)."""
+        self.training.start_from_run(str(run_dir), checkpoint)
 
     def _on_train_event(self, event: ev.Event) -> None:
-        v = self.view
-        if show_common_event(v, event):
-            return
         if isinstance(event, ev.ImageSamples):
-            v.misclassified.set_samples(event)
-        elif isinstance(event, ev.RunStarted):
-            self.current_run = event.run_dir
-            v.log.append_line(f"Run folder: {event.run_dir}")
-        elif isinstance(event, ev.ModelSummary):
-            v.log.append_line(f"{event.model}: {event.parameters:,} parameters "
-                              f"({event.trainable:,} trainable) {event.details}")
-        elif isinstance(event, ev.CheckpointSaved) and event.kind == "best":
-            v.log.append_line(f"best checkpoint saved (step {event.step}"
-                              + (f", val accuracy {event.metric:.3f})" if event.metric is not None
-                                 else ")"))
+            self.view.misclassified.set_samples(event)
 
     def _on_train_finished(self, event: ev.Event) -> None:
-        self.appctx.report_terminal(event, "Training")
-        if isinstance(event, ev.Finished) and isinstance(event.result, dict):
-            acc = event.result.get("val_accuracy")
-            if acc is not None:
-                self.appctx.info(("Training stopped" if event.stopped else "Training finished")
-                                 + f": validation accuracy {acc:.1%}.")
-            self.view.log.append_line("stopped — the weights learned so far were kept"
-                                      if event.stopped else "finished")
         self.refresh_runs(select=self.current_run)
 
     # predict --------------------------------------------------------------------------------
     def refresh_runs(self, select: str | None = None) -> None:
-        from playground.core.runs import RunStore
-
         try:
-            runs = RunStore().list("image")
+            runs = task_runs("image")
         except OSError as exc:
             self.appctx.error(f"Could not list runs: {exc}")
             runs = []
-        items = []
-        for run in runs:
-            try:
-                info = run.info()
-            except Exception:  # noqa: BLE001 - damaged runs are not offered
-                continue
-            if info.get("status") not in ("finished", "stopped"):
-                continue
-            acc = (info.get("result") or {}).get("best_val_accuracy")
-            label = f"{run.name} · {info.get('model')}" + (f" · {acc:.1%}" if acc else "")
-            items.append((label, str(run.path)))
+        items = [(run_label(run), run.path) for run in runs]
         fill_combo(self.view.run_combo, items, select=select,
                    empty="No trained image runs yet — train one first")
 

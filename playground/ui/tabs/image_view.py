@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
+from playground.ui.tabs.task_common import RunActionsBox
 from playground.ui.widgets.bars import TopKBars
 from playground.ui.widgets.curves import CurvesPanel
 from playground.ui.widgets.dropzone import DropZone
@@ -85,7 +86,8 @@ class ImageTabView(QWidget):
         model_layout.addWidget(self.model_info)
         model_layout.addWidget(self.form)
 
-        left_layout.addWidget(settings_scroll(data_box, model_box), 1)
+        self.runs_box = RunActionsBox("epochs")
+        left_layout.addWidget(settings_scroll(data_box, model_box, self.runs_box), 1)
         buttons, self.train_button, self.stop_button = train_stop_buttons()
         left_layout.addLayout(buttons)
         left.setMinimumWidth(340)
