@@ -80,6 +80,18 @@ class SampleText(Event):
 
 
 @dataclass(frozen=True)
+class TranslationSamples(Event):
+    """A fixed set of validation sentences translated after an evaluation, beside their
+    references (the same sentences every time, so the user watches them improve)."""
+
+    step: int
+    epoch: int
+    sources: tuple[str, ...]
+    references: tuple[str, ...]
+    hypotheses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TextChunk(Event):
     """Streaming output: the next piece of generated text."""
 
