@@ -44,4 +44,10 @@ def make_resume_job(run_dir: str | os.PathLike, *, epochs: int | None = None,
         from playground.speech.train import make_resume_job as speech_resume
 
         return speech_resume(run.path, epochs=epochs, home=home)
+    if task == "translate":
+        if max_iters is not None:
+            raise ConfigError("A translate run counts epochs: use --epochs, not --max-iters.")
+        from playground.text.translate_train import make_resume_job as translate_resume
+
+        return translate_resume(run.path, epochs=epochs, home=home)
     raise ConfigError(f"Runs of the task {task!r} cannot be resumed by this version.")

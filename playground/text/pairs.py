@@ -100,22 +100,23 @@ class PairData:
 # --------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------
-def read_text(path: Path) -> str:
+def read_text(path: Path, what: str = "pairs file") -> str:
     """The file's text: by its byte-order mark, else strict UTF-8 (the failing line named)."""
     from playground.core.data import decode_bom, os_reason
 
     if not path.exists():
-        raise DatasetError(f"The pairs file {path} does not exist; check the path.")
+        raise DatasetError(f"The {what} {path} does not exist; check the path.")
     if path.is_dir():
-        raise DatasetError(f"{path} is a folder; give a tab-separated text file of sentence "
-                           "pairs (source<TAB>target per line).")
+        raise DatasetError(f"{path} is a folder; give a text file"
+                           + (" of sentence pairs (source<TAB>target per line)."
+                              if what == "pairs file" else " (one sentence per line)."))
     if not path.is_file():
         raise DatasetError(f"{path} is not a regular file (a pipe or device?); give a "
-                           "tab-separated text file.")
+                           "text file.")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DatasetError(f"The pairs file {path} could not be read: {os_reason(exc)}.") \
+        raise DatasetError(f"The {what} {path} could not be read: {os_reason(exc)}.") \
             from None
     decoded = decode_bom(data, path.name)
     if decoded is not None:
