@@ -286,6 +286,18 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(tab)
         getattr(tab, method)()
 
+    def task_tab(self, task: str, *, show: bool = False) -> QWidget | None:
+        """The tab that trains runs of ``task`` (None if there is none or it failed to load);
+        ``show`` makes it the current tab. The Runs tab hands Resume / Start from to it."""
+        title = {"image": "Image recognition", "text": "Text", "translate": "Text",
+                 "speech": "Speech"}.get(task)
+        tab = self.tab_widgets.get(title) if title else None
+        if tab is None or isinstance(tab, BrokenTab):
+            return None
+        if show:
+            self.tabs.setCurrentWidget(tab)
+        return tab
+
     def about_text(self) -> str:
         import platform
         import sys

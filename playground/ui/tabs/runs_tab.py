@@ -1,235 +1,415 @@
-"""Runs tab: every saved run, its settings and results, side-by-side curves, delete.
+"""Runs tab: every saved run with its true status, lineage, settings and results; curves of
+several runs on one plot; Resume, Start from this run, delete.
 
-Reads only ``run.json`` and ``metrics.jsonl`` (small files), so it needs no worker and no
-torch. Comparing overlays one metric of every selected run on one plot.
+Listing reads only ``run.json`` and ``metrics.jsonl`` (small files), so it needs no worker and
+no torch (:mod:`playground.ui.tabs.runs_model` works out what is shown). Resume and Start from
+hand over to the task's tab, which shows the live curves, through the main window's
+``task_tab()``; when that tab has no ``resume_run`` (or cannot take the new total), the run is
+resumed here on this tab's own job runner, with its progress in the status bar.
 """
 
 from __future__ import annotations
 
-import json
+import inspect
+from typing import Any
 
-import pyqtgraph as pg
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QItemSelectionModel, QPoint, QUrl
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import QMenu, QMessageBox, QTableWidgetItem, QVBoxLayout, QWidget
 
+from playground.core import events as ev
 from playground.core.errors import RunError
-from playground.core.runs import Run, RunStore
+from playground.core.runs import INTERRUPTED, Run, RunStore
 from playground.ui.appctx import AppContext
+from playground.ui.jobs import JobRunner
+from playground.ui.tabs.runs_model import (
+    INTERRUPTED_TIP,
+    RunEntry,
+    best_figure,
+    fork_offset,
+    load_entries,
+    metric_keys,
+    metric_series,
+)
+from playground.ui.tabs.runs_view import COLUMNS, Curve, RunsTabView
 
-COLUMNS = ["Task", "Run", "Model", "Status", "Best", "Created"]
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-           "#e377c2"]
+__all__ = ["COLUMNS", "RunsTab", "best_figure", "metric_series"]
+
+DAMAGED_COLOUR = QColor("#b00020")
 
 
-def best_figure(info: dict) -> str:
-    result = info.get("result") or {}
-    for key, fmt in (("best_val_accuracy", "acc {:.1%}"), ("best_val_loss", "val loss {:.3f}"),
-                     ("best_cer", "CER {:.1%}")):
-        if result.get(key) is not None:
-            return fmt.format(result[key])
-    return ""
-
-
-def metric_series(run: Run, key: str) -> tuple[list[float], list[float], str]:
-    """(xs, ys, axis) of one metric key in a run's metrics.jsonl; epochs preferred."""
-    rows = [r for r in run.metrics() if key in r and r[key] is not None]
-    if not rows:
-        return [], [], ""
-    axis = "epoch" if all("epoch" in r for r in rows) else "step"
-    return [float(r.get(axis, i)) for i, r in enumerate(rows)], [float(r[key]) for r in rows], axis
+def accepts(method: Any, keywords: dict[str, Any]) -> bool:
+    """Whether ``method`` can be called with these keyword arguments."""
+    if not keywords:
+        return True
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_KEYWORD for p in params.values()) or all(
+        k in params for k in keywords)
 
 
 class RunsTab(QWidget):
     def __init__(self, appctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.appctx = appctx
-        self.runs: list[Run] = []
+        self.view = RunsTabView()
         layout = QVBoxLayout(self)
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Task:"))
-        self.task_combo = QComboBox()
-        self.task_combo.addItem("All", None)
-        for task in ("image", "text", "speech"):
-            self.task_combo.addItem(task, task)
-        bar.addWidget(self.task_combo)
-        self.refresh_button = QPushButton("Refresh")
-        self.open_button = QPushButton("Open folder")
-        self.delete_button = QPushButton("Delete…")
-        for b in (self.refresh_button, self.open_button, self.delete_button):
-            bar.addWidget(b)
-        bar.addStretch(1)
-        bar.addWidget(QLabel("Compare:"))
-        self.metric_combo = QComboBox()
-        self.metric_combo.setMinimumWidth(160)
-        bar.addWidget(self.metric_combo)
-        layout.addLayout(bar)
-
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("Run"), QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
-        splitter.addWidget(self.table)
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        self.details = QPlainTextEdit()
-        self.details.setReadOnly(True)
-        self.details.setPlaceholderText("Select a run to see its settings and results.")
-        lower.addWidget(self.details)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.addLegend()
-        for side in ("left", "bottom"):
-            self.plot.getPlotItem().getAxis(side).enableAutoSIPrefix(False)  # 0.75, not 750 m
-        self._show_plot_hint()
-        lower.addWidget(self.plot)
-        lower.setSizes([400, 700])
-        splitter.addWidget(lower)
-        layout.addWidget(splitter, 1)
-
-        self.task_combo.currentIndexChanged.connect(self.refresh)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.open_button.clicked.connect(self.open_folder)
-        self.delete_button.clicked.connect(self.delete_selected)
-        self.table.itemSelectionChanged.connect(self._on_selection)
-        self.metric_combo.currentIndexChanged.connect(self._plot_selected)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        v = self.view
+        # the widgets other code and tests reach by their old names
+        self.task_combo, self.table, self.details = v.task_combo, v.table, v.details
+        self.plot, self.metric_combo = v.plot, v.metric_combo
+        self.refresh_button, self.open_button = v.refresh_button, v.open_button
+        self.delete_button = v.delete_button
+        self.entries: list[RunEntry] = []
+        self.resume_runner = JobRunner("resume", self)
+        appctx.watch(self.resume_runner)
+        self._resuming = ""
+        self.view.show_plot_hint()
+        self._connect_signals()
         self.refresh()
+
+    def _connect_signals(self) -> None:
+        v = self.view
+        v.task_combo.currentIndexChanged.connect(self.refresh)
+        v.refresh_button.clicked.connect(self.refresh)
+        v.open_button.clicked.connect(self.open_folder)
+        v.delete_button.clicked.connect(lambda: self.delete_selected())
+        v.table.itemSelectionChanged.connect(self._on_selection)
+        v.table.itemDoubleClicked.connect(self._on_double_click)
+        v.table.customContextMenuRequested.connect(self._context_menu)
+        v.metric_combo.currentIndexChanged.connect(self._plot_selected)
+        v.align_check.toggled.connect(self._plot_selected)
+        v.resume_button.clicked.connect(self.resume_selected)
+        v.start_from_button.clicked.connect(lambda: self.start_from_selected("best"))
+        v.start_best_action.triggered.connect(lambda: self.start_from_selected("best"))
+        v.start_last_action.triggered.connect(lambda: self.start_from_selected("last"))
+        v.parent_button.clicked.connect(self.select_parent)
+        v.children_button.clicked.connect(self.select_children)
+        self.resume_runner.event.connect(self._on_resume_event)
+        self.resume_runner.finished.connect(self._on_resume_finished)
+        self.resume_runner.busy_changed.connect(lambda _busy: self._update_actions())
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override: runs may be new
         self.refresh()
         super().showEvent(event)
 
+    # the list ------------------------------------------------------------------------------
+    @property
+    def runs(self) -> list[Run]:
+        return [e.run for e in self.entries]
+
     def refresh(self) -> None:
         selected = {str(r.path) for r in self.selected_runs()}
-        self.runs = RunStore().list(self.task_combo.currentData())
-        self.table.setRowCount(len(self.runs))
-        for row, run in enumerate(self.runs):
-            try:
-                info = run.info()
-            except RunError as exc:
-                info = {"task": run.path.parent.name, "status": f"damaged: {exc}"}
-            values = [info.get("task", ""), run.name, info.get("model", ""),
-                      run.effective_status(info), best_figure(info),
-                      (info.get("created") or "").replace("T", " ")]
-            for col, value in enumerate(values):
-                self.table.setItem(row, col, QTableWidgetItem(str(value)))
-            if str(run.path) in selected:
-                self.table.selectRow(row)
-        if not self.selected_runs() and self.runs:
-            self.table.selectRow(0)  # the newest run, so its details show at once
+        self.entries = load_entries(self.task_combo.currentData())
+        self.table.blockSignals(True)
+        self.table.clearContents()
+        self.table.setRowCount(len(self.entries))
+        for row, entry in enumerate(self.entries):
+            self._fill_row(row, entry)
+        rows = [i for i, e in enumerate(self.entries) if str(e.run.path) in selected]
+        if not rows and self.entries:
+            rows = [0]  # the newest run, so its details show at once
+        self._select_rows(rows)
+        self.table.blockSignals(False)
+        damaged = [e for e in self.entries if e.damaged]
+        self.view.problems_label.setVisible(bool(damaged))
+        self.view.problems_label.setText(
+            f"{len(damaged)} run folder(s) could not be read (the others are listed): "
+            + "; ".join(f"{e.name}: {e.problem}" for e in damaged[:3])
+            + (" …" if len(damaged) > 3 else ""))
+        self._on_selection()
+
+    def _fill_row(self, row: int, entry: RunEntry) -> None:
+        info = entry.info or {}
+        status = f"damaged: {entry.problem}" if entry.damaged else entry.status
+        values = [entry.task, entry.name, info.get("model", ""), status,
+                  best_figure(info), entry.from_text(),
+                  str(info.get("created") or "").replace("T", " ")]
+        for col, value in enumerate(values):
+            item = QTableWidgetItem(str(value))
+            if entry.damaged:
+                item.setForeground(DAMAGED_COLOUR)
+                item.setToolTip(f"{entry.run.path}: {entry.problem}")
+            self.table.setItem(row, col, item)
+        if entry.status == INTERRUPTED:
+            self.table.item(row, COLUMNS.index("Status")).setToolTip(INTERRUPTED_TIP)
+        if entry.parent_info:
+            self.table.item(row, COLUMNS.index("From")).setToolTip(entry.lineage_text())
+
+    def _select_rows(self, rows: list[int]) -> None:
+        model = self.table.selectionModel()
+        model.clearSelection()
+        flags = (QItemSelectionModel.SelectionFlag.Select
+                 | QItemSelectionModel.SelectionFlag.Rows)
+        for row in rows:
+            model.select(self.table.model().index(row, 0), flags)
+        if rows:
+            self.table.scrollToItem(self.table.item(rows[0], 0))
+
+    def select_runs(self, runs: list[Run | RunEntry]) -> None:
+        """Select these runs in the list (and show and compare them)."""
+        paths = {str(r.run.path if isinstance(r, RunEntry) else r.path) for r in runs}
+        self._select_rows([i for i, e in enumerate(self.entries) if str(e.run.path) in paths])
+
+    def selected_entries(self) -> list[RunEntry]:
+        rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
+        return [self.entries[r] for r in rows if r < len(self.entries)]
 
     def selected_runs(self) -> list[Run]:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        return [self.runs[r] for r in rows if r < len(self.runs)]
+        return [e.run for e in self.selected_entries()]
 
+    def _single(self) -> RunEntry | None:
+        entries = self.selected_entries()
+        return entries[0] if len(entries) == 1 else None
+
+    # details -------------------------------------------------------------------------------
     def _on_selection(self) -> None:
-        runs = self.selected_runs()
-        if not runs:
+        entries = self.selected_entries()
+        self._update_actions()
+        if not entries:
             self.details.clear()
-            self._show_plot_hint()
+            self.view.lineage_label.clear()
+            self.view.show_plot_hint()
             return
-        texts = []
-        keys: list[str] = []
-        for run in runs:
-            try:
-                info = run.info()
-            except RunError as exc:
-                texts.append(f"{run.path}\n{exc}")
-                continue
-            shown = {k: info.get(k) for k in ("task", "model", "status", "created", "config",
-                                               "dataset", "result", "versions")}
-            shown["status"] = run.effective_status(info)
-            if isinstance(shown.get("result"), dict):
-                shown["result"] = {k: v for k, v in shown["result"].items()
-                                   if k not in ("confusion", "per_class")}
-            texts.append(f"{run.path}\n{json.dumps(shown, indent=2, default=str)}")
-            for row in run.metrics()[:200]:
-                for key, value in row.items():
-                    if isinstance(value, (int, float)) and key not in (
-                            "epoch", "step", "time", "epoch_seconds") and key not in keys:
-                        keys.append(key)
-        self.details.setPlainText("\n\n".join(texts))
+        self.details.setPlainText("\n\n".join(e.details_text() for e in entries))
+        one = self._single()
+        if one is None or one.damaged:
+            self.view.lineage_label.setText("")
+        else:
+            text = one.lineage_text() or "Trained from scratch."
+            if one.children:
+                text += f" {len(one.children)} run(s) started from it."
+            self.view.lineage_label.setText(text[:1].upper() + text[1:])
         current = self.metric_combo.currentText()
         self.metric_combo.blockSignals(True)
         self.metric_combo.clear()
-        preferred = sorted(keys, key=lambda k: (not k.startswith("val"), k))
-        self.metric_combo.addItems(preferred)
-        if current in preferred:
+        keys = metric_keys(entries)
+        self.metric_combo.addItems(keys)
+        if current in keys:
             self.metric_combo.setCurrentText(current)
         self.metric_combo.blockSignals(False)
         self._plot_selected()
 
-    def _show_plot_hint(self, text: str = "Select runs above (Ctrl-click for several) to "
-                                          "compare one metric of each here.") -> None:
-        item = self.plot.getPlotItem()
-        self.plot.clear()
-        item.setTitle(f'<span style="color:#787878">{text}</span>')
-        item.hideAxis("left")
-        item.hideAxis("bottom")
+    def _update_actions(self) -> None:
+        v = self.view
+        one = self._single()
+        busy = self.resume_runner.is_busy()
+        if busy:
+            v.resume_button.setText("Stop resuming")
+            v.resume_button.setEnabled(True)
+            v.resume_button.setToolTip(f"Stop {self._resuming}; it can be resumed again.")
+        else:
+            ok, why = one.can_resume() if one else (False, "Select one run to resume it.")
+            v.resume_button.setText("Resume")
+            v.resume_button.setEnabled(ok)
+            v.resume_button.setToolTip(why)
+        kind = self._total_kind(one) if one and not one.damaged else ""
+        v.total_spin.setEnabled(not busy and v.resume_button.isEnabled())
+        v.total_spin.setSuffix(f" {kind}" if kind else "")
+        config = (one.info or {}).get("config") if one else None
+        now = config.get("max_iters" if kind == "iterations" else "epochs") if isinstance(
+            config, dict) else None
+        v.total_label.setText(f"new total (now {now}):" if isinstance(now, int) else
+                              "new total:")
+        v.start_from_button.setEnabled(bool(one and one.has_weights()))
+        v.parent_button.setEnabled(bool(one and one.parent_info))
+        v.children_button.setEnabled(bool(one and one.children))
+        v.children_button.setText(f"Children ({len(one.children)})" if one and one.children
+                                  else "Children")
 
+    @staticmethod
+    def _total_kind(entry: RunEntry) -> str:
+        from playground.resume import total_kind
+
+        return total_kind(entry.task)
+
+    # compare plot --------------------------------------------------------------------------
     def _plot_selected(self) -> None:
-        self.plot.clear()
         key = self.metric_combo.currentText()
         if not key:
-            self._show_plot_hint("These runs have no logged metrics yet.")
+            self.view.show_plot_hint("These runs have no logged metrics yet.")
             return
-        item = self.plot.getPlotItem()
-        item.setTitle(None)
-        item.showAxis("left")
-        item.showAxis("bottom")
-        axis_name = ""
-        for i, run in enumerate(self.selected_runs()):
-            xs, ys, axis = metric_series(run, key)
-            if xs:
-                axis_name = axis
-                self.plot.plot(xs, ys, pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2),
-                               symbol="o" if len(xs) < 60 else None, symbolSize=5,
-                               name=run.name)
-        self.plot.setLabel("bottom", axis_name)
-        self.plot.setLabel("left", key)
+        curves, axis_name = [], ""
+        align = self.view.align_check.isChecked()
+        for i, entry in enumerate(self.selected_entries()):
+            if entry.damaged:
+                continue
+            xs, ys, axis = metric_series(entry, key)
+            if not xs:
+                continue
+            axis_name = axis
+            offset = fork_offset(entry, axis) if align else 0.0
+            name = entry.name + (f" (fork, from {axis} {offset:g})" if offset else "")
+            curves.append(Curve([x + offset for x in xs], ys, name, i, dashed=bool(offset)))
+        self.view.draw_curves(curves, axis_name, key)
+
+    # lineage -------------------------------------------------------------------------------
+    def select_parent(self) -> None:
+        one = self._single()
+        if one is None or not one.parent_info:
+            return
+        if one.parent is None:
+            self.appctx.warn(f"{one.name} was started from {one.parent_info['run']}, which is "
+                             "not listed here (deleted, moved, or another task is shown).")
+            return
+        self.select_runs([one.parent])
+
+    def select_children(self) -> None:
+        one = self._single()
+        if one is not None and one.children:
+            self.select_runs(one.children)
+
+    def compare_with_parent(self) -> None:
+        one = self._single()
+        if one is not None and one.parent is not None:
+            self.select_runs([one.parent, one])
+
+    # resume and start from -----------------------------------------------------------------
+    def _window_call(self, task: str, *, show: bool = False) -> QWidget | None:
+        """The main window's tab for ``task`` (None outside a main window or if it has none)."""
+        window = self.window()
+        finder = getattr(window, "task_tab", None) if window is not self else None
+        return finder(task, show=show) if finder is not None else None
+
+    def resume_selected(self) -> None:
+        """Resume the selected run: in its task's tab when that tab can, else here."""
+        if self.resume_runner.is_busy():
+            self.resume_runner.cancel()
+            self.appctx.info(f"Stopping {self._resuming}…")
+            return
+        one = self._single()
+        if one is None:
+            self.appctx.info("Select one run to resume it.")
+            return
+        ok, why = one.can_resume()
+        if not ok:
+            self.appctx.info(why)
+            return
+        kind = self._total_kind(one)
+        total = self.view.total_spin.value() or None
+        if total is None and one.status == "finished":
+            self.appctx.info(f"{one.name} has trained all its {kind}: set a larger new total "
+                             "to train it further, then press Resume.")
+            self.view.total_spin.setFocus()
+            return
+        own = {} if total is None else {"max_iters" if kind == "iterations" else "epochs": total}
+        handler = getattr(self._window_call(one.task), "resume_run", None)
+        if handler is not None:  # the task tab, with its live curves, takes a total as either
+            for keywords in (own, {"total": total} if total else own):
+                if accepts(handler, keywords):
+                    self._window_call(one.task, show=True)
+                    handler(str(one.run.path), **keywords)
+                    return
+        self._resume_here(one, own)
+
+    def _resume_here(self, entry: RunEntry, keywords: dict[str, int]) -> None:
+        run_dir = str(entry.run.path)
+
+        def job(ctx):
+            from playground.resume import make_resume_job
+
+            return make_resume_job(run_dir, **keywords)(ctx)
+
+        if self.resume_runner.start(job, self.appctx.device):
+            self._resuming = entry.name
+            self.appctx.info(f"Resuming {entry.name} (progress in the status bar)…")
+
+    def _on_resume_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RunStarted):
+            self.refresh()  # its status is "training" now
+
+    def _on_resume_finished(self, event: ev.Event) -> None:
+        self.appctx.report_terminal(event, f"Resuming {self._resuming}")
+        self.refresh()
+
+    def start_from_selected(self, checkpoint: str = "best") -> None:
+        """Hand the selected run to its task's tab as the start of a new run."""
+        one = self._single()
+        if one is None or not one.has_weights():
+            self.appctx.info("Select one run with a checkpoint to start a new run from it.")
+            return
+        handler = getattr(self._window_call(one.task), "start_from_run", None)
+        if handler is None:
+            self.appctx.warn(f"This version's {one.task} tab cannot start from a run; on the "
+                             f"command line: playground train {one.task} --init-from "
+                             f"{one.run.path}:{checkpoint}")
+            return
+        self._window_call(one.task, show=True)
+        handler(str(one.run.path), checkpoint)
+
+    def _on_double_click(self, item: QTableWidgetItem) -> None:
+        if 0 <= item.row() < len(self.entries):
+            self._select_rows([item.row()])
+            self.resume_selected()
+
+    def _context_menu(self, pos: QPoint) -> None:
+        row = self.table.rowAt(pos.y())
+        if row < 0:
+            return
+        if row not in {i.row() for i in self.table.selectionModel().selectedRows()}:
+            self._select_rows([row])
+        menu = self.context_menu()
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def context_menu(self) -> QMenu:
+        """The menu of the selected run(s) (also what a right-click shows)."""
+        one = self._single()
+        menu = QMenu(self)
+        resume = menu.addAction("Resume", self.resume_selected)
+        resume.setEnabled(self.view.resume_button.isEnabled()
+                          and not self.resume_runner.is_busy())
+        for checkpoint in ("best", "last"):
+            action = menu.addAction(f"Start from this run ({checkpoint} checkpoint)…",
+                                    lambda c=checkpoint: self.start_from_selected(c))
+            action.setEnabled(bool(one and one.has_weights()))
+        menu.addSeparator()
+        parent = menu.addAction("Select parent", self.select_parent)
+        parent.setEnabled(bool(one and one.parent_info))
+        compare = menu.addAction("Compare with parent", self.compare_with_parent)
+        compare.setEnabled(bool(one and one.parent))
+        children = menu.addAction(f"Select children ({len(one.children) if one else 0})",
+                                  self.select_children)
+        children.setEnabled(bool(one and one.children))
+        menu.addSeparator()
+        menu.addAction("Open folder", self.open_folder)
+        menu.addAction("Delete…", lambda: self.delete_selected())
+        return menu
 
     def open_folder(self) -> None:
         for run in self.selected_runs()[:1]:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(run.path)))
 
     def delete_selected(self, confirm: bool = True) -> None:
-        runs = self.selected_runs()
-        if not runs:
+        entries = self.selected_entries()
+        if not entries:
             self.appctx.info("Select the runs to delete first.")
             return
         if confirm:
-            names = "\n".join(r.name for r in runs[:10])
+            names = "\n".join(e.name for e in entries[:10])
+            gone = {id(e) for e in entries}
+            forks = [c for e in entries for c in e.children if id(c) not in gone]
+            note = (f"\n\n{len(forks)} other run(s) were started from these; they keep their "
+                    "own weights." if forks else "")
             answer = QMessageBox.question(
-                self, "Delete runs", f"Delete {len(runs)} run(s) and their checkpoints?\n\n"
-                f"{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self, "Delete runs", f"Delete {len(entries)} run(s) and their checkpoints?\n\n"
+                f"{names}{note}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
                 return
         store = RunStore()
-        for run in runs:
+        deleted = 0
+        for entry in entries:
             try:
-                store.delete(run)
+                store.delete(entry.run)
+                deleted += 1
             except (RunError, OSError) as exc:
-                self.appctx.error(f"Could not delete {run.path}: {exc}")
-        self.appctx.info(f"Deleted {len(runs)} run(s).")
+                self.appctx.error(f"Could not delete {entry.run.path}: {exc}")
+        if deleted:
+            self.appctx.info(f"Deleted {deleted} run(s).")
         self.refresh()
 
 
