@@ -52,9 +52,10 @@ def image_tab(qtbot):
     torch.set_num_threads(threads)
 
 
-def _finish(qtbot, tab, action):
+def _finish(qtbot, tab, action, notices=()):
     with qtbot.waitSignal(tab.train_runner.finished, timeout=180000) as blocker:
         action()
+        assert tab.train_runner.is_busy(), f"nothing started: {list(notices)}"
     return blocker.args[0]
 
 
@@ -127,3 +128,58 @@ def test_image_stop_resume_and_start_from_run(image_tab, qtbot):
     end = _finish(qtbot, tab, lambda: tab.resume_run(run_dir))
     assert isinstance(end, ev.Finished) and not end.stopped, getattr(end, "details", end)
     assert len(v.curves.series("accuracy", "val", "epoch")[0]) == 3
+
+
+TINY_GPT = dict(model="gpt", n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4,
+                max_iters=12, warmup_iters=2, eval_interval=6, eval_iters=1, sample_tokens=0)
+
+
+def test_text_resume_further_and_start_from_run(qtbot):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    from playground.ui.tabs.text_tab import TextTab
+
+    appctx = AppContext()
+    notices = _notices(appctx)
+    tab = TextTab(appctx)
+    qtbot.addWidget(tab)
+    tab.show()
+    mode = tab.generate
+    v = mode.view
+    try:
+        qtbot.waitUntil(lambda: mode.tokenizer is not None, timeout=30000)
+        appctx.torch_loaded = True
+        appctx.torch_ready.emit()
+        for name, value in TINY_GPT.items():
+            _set(v.form, name, value)
+        end = _finish(qtbot, mode, v.train_button.click)
+        assert isinstance(end, ev.Finished), getattr(end, "details", end)
+        run_dir = mode.current_run
+        box = v.runs_box
+        assert box.run_combo.currentData() == run_dir and box.total_spin.value() == 12
+        assert box.total_spin.suffix().strip() == "iterations"
+
+        # a finished run trained further: 12 -> 18 iterations, its history drawn first
+        box.total_spin.setValue(18)
+        end = _finish(qtbot, mode, lambda: tab.resume_run(run_dir), notices)
+        assert isinstance(end, ev.Finished) and not end.stopped, getattr(end, "details", end)
+        assert end.result["steps"] == 18
+        xs, _ = v.curves.series("loss", "val", "step")
+        assert list(xs) == [0, 6, 12, 18]  # evaluations before and after the resume
+        assert ("samples_per_s", "train", "step") not in v.curves.series_keys()
+        assert not any(level == "error" for level, _ in notices), notices
+
+        # start from it: the new run uses the parent's tokenizer and names its parent
+        tab.start_from_run(run_dir)
+        assert v.train_button.text() == "Train from run"
+        _set(v.form, "max_iters", 6)
+        end = _finish(qtbot, mode, v.train_button.click)
+        assert isinstance(end, ev.Finished), getattr(end, "details", end)
+        info = json.loads((Path(mode.current_run) / "run.json").read_text())
+        assert info["parent"]["run"] == run_dir and info["parent"]["checkpoint"] == "best"
+        assert any("started from" in line for line in v.log.lines())
+    finally:
+        tab.shutdown()
+        torch.set_num_threads(threads)

@@ -379,35 +379,23 @@ class ClipController(QObject):
 
     # runs -----------------------------------------------------------------------------------
     def refresh_runs(self, select: str | None = None) -> None:
-        from playground.speech.jobs import list_speech_runs
+        from playground.ui.tabs.task_common import run_label, task_runs
 
-        try:
-            keyword_runs = list_speech_runs("keywords")
-            ctc_runs = list_speech_runs("ctc")
+        try:  # finished, stopped and interrupted runs with a checkpoint
+            keyword_runs = task_runs("speech", speech_task="keywords")
+            ctc_runs = task_runs("speech", speech_task="ctc")
         except OSError as exc:
             self.appctx.error(f"Could not list runs: {exc}")
             keyword_runs, ctc_runs = [], []
         v = self.view
-        fill_combo(v.run_combo, self._run_items(keyword_runs, "best_val_accuracy", "{:.1%}"),
+        fill_combo(v.run_combo, [(run_label(r), r.path) for r in keyword_runs],
                    select=select, empty="No trained keyword runs yet — train one first")
         # the CTC runs, then wav2vec 2.0 (chosen when nothing else is)
         fill_combo(v.transcriber_combo,
-                   [*self._run_items(ctc_runs, "best_cer", "CER {:.1%}"),
-                    (WAV2VEC2_TITLE, "wav2vec2")],
-                   select=select if select in {r["path"] for r in ctc_runs} else None)
+                   [*[(run_label(r), r.path) for r in ctc_runs], (WAV2VEC2_TITLE, "wav2vec2")],
+                   select=select if select in {r.path for r in ctc_runs} else None)
         if v.transcriber_combo.currentData() is None:
             v.transcriber_combo.setCurrentIndex(v.transcriber_combo.count() - 1)
-
-    @staticmethod
-    def _run_items(runs: list[dict[str, Any]], key: str, fmt: str) -> list[tuple[str, str]]:
-        """(label, folder) of each run: name, model and its score under ``key``."""
-        items = []
-        for run in runs:
-            score = run["result"].get(key)
-            label = f"{run['name']} · {run['model']}" + (f" · {fmt.format(score)}"
-                                                         if isinstance(score, float) else "")
-            items.append((label, run["path"]))
-        return items
 
     def _on_run_selected(self) -> None:
         self.last_prediction = None

@@ -29,7 +29,6 @@ from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.recorder import AudioBackend
 from playground.ui.registry_watch import RegistryWatcher, apply_model_uses
-from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
 from playground.ui.tabs.speech_clip import ClipController, DatasetTarget
 from playground.ui.tabs.speech_view import (
     ERROR_STYLE,
@@ -39,6 +38,7 @@ from playground.ui.tabs.speech_view import (
     WARNING_STYLE,
     SpeechTabView,
 )
+from playground.ui.tabs.task_common import LatestRequest, TrainingController
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,21 @@ class SpeechTab(QWidget):
         self.folders: dict[str, str | None] = {"keywords": None, "ctc": None}
         self.label_pattern = DEFAULT_LABEL_PATTERN
         self.data_info: dict[str, dict[str, Any]] = {}
-        self.current_run: str | None = None
         self._training_task = "keywords"
         self._started = False
-        self._pending_info = False
         self._preview_key: tuple[str, str] | None = None
         self.view.pattern_edit.setText(self.label_pattern)
         self.models = RegistryWatcher(REGISTRY, self)  # the model menus follow the registry
+        v = self.view
+        self.training = TrainingController(
+            appctx, "speech", v, self.train_runner, unit="epochs",
+            locked=lambda: (v.keyword_form, v.ctc_form, v.source_combo, v.data_drop,
+                            v.pattern_edit, v.keywords_button, v.ctc_button),
+            speech_task=lambda: self.task, on_start=self._clear_training_views,
+            metric_text=self._metric_text, summary=self._summary,
+            training_page=PAGE_TRAINING, parent=self)
+        self.model_info = LatestRequest(self.info_runner, self._request_model_info,
+                                        self._show_model_info, self)
         self._connect_signals()
         self._apply_model_fields()
         self.set_task("keywords")
@@ -114,12 +122,10 @@ class SpeechTab(QWidget):
         v.ctc_form.changed.connect(self._on_form_changed)
         self.models.changed.connect(self._on_models_changed)
         v.train_button.clicked.connect(self.start_training)
-        v.stop_button.clicked.connect(self.stop_training)
         self.data_runner.finished.connect(self._on_data_finished)
-        self.info_runner.finished.connect(self._on_info_finished)
-        self.train_runner.event.connect(self._on_train_event)
-        self.train_runner.finished.connect(self._on_train_finished)
-        self.train_runner.busy_changed.connect(self._on_train_busy)
+        self.training.other_event.connect(self._on_train_event)
+        self.training.ended.connect(self._on_train_finished)
+        v.run_combo.activated.connect(lambda: self.training.select_run(v.run_combo.currentData()))
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -161,6 +167,8 @@ class SpeechTab(QWidget):
         combo.blockSignals(False)
         self._update_pattern_row()
         self.clip.set_task(task)
+        if hasattr(self, "training"):
+            self.training.refresh_runs()  # runs of this kind only
         self._show_data_info()
         if self._started:
             self.load_data_preview()
@@ -383,11 +391,10 @@ class SpeechTab(QWidget):
             self.load_data_preview()
 
     def update_model_info(self) -> None:
-        if not self._started:
-            return
-        if self.info_runner.is_busy():
-            self._pending_info = True
-            return
+        if self._started:
+            self.model_info.update()
+
+    def _request_model_info(self) -> None:
         try:
             cfg = self.form().value()
         except ConfigError as exc:
@@ -402,7 +409,7 @@ class SpeechTab(QWidget):
             classes = len(info.get("vocab", "")) + 1 if info.get("vocab") else 28
         self.info_runner.start(model_info_job(cfg, self.task, classes), "cpu")
 
-    def _on_info_finished(self, event: ev.Event) -> None:
+    def _show_model_info(self, event: ev.Event) -> None:
         if isinstance(event, ev.Finished) and isinstance(event.result, dict):
             r = event.result
             if r.get("task") == self.task:
@@ -411,9 +418,6 @@ class SpeechTab(QWidget):
                     f"{r.get('description', '')}")
         elif isinstance(event, ev.Failed):
             self.view.model_info.setText(event.message)
-        if self._pending_info:
-            self._pending_info = False
-            self.update_model_info()
 
     # training -------------------------------------------------------------------------------
     def start_training(self) -> None:
@@ -422,80 +426,89 @@ class SpeechTab(QWidget):
         if not self.appctx.torch_loaded:
             self.appctx.info("Still loading PyTorch; try again in a moment.")
             return
+        init_from, freeze = self.training.init_from()
         try:
             cfg = self.form().value()
             spec = self.data_spec()
             if self.task == "keywords":
                 from playground.speech.train import make_keyword_job
 
-                job = make_keyword_job(cfg, spec, label_pattern=self.label_pattern)
+                job = make_keyword_job(cfg, spec, label_pattern=self.label_pattern,
+                                       init_from=init_from, freeze=freeze)
             else:
                 from playground.speech.train import make_ctc_job
 
-                job = make_ctc_job(cfg, spec)
+                job = make_ctc_job(cfg, spec, init_from=init_from, freeze=freeze)
         except (ConfigError, DatasetError) as exc:
             self.appctx.error(str(exc))
             return
         except PlaygroundError as exc:
             self.appctx.error(str(exc))
             return
+        start = f" from {Path(init_from).name}" if init_from else ""
+        self.training.start(job, f"Training {cfg.model}{start} on {spec}…")
+
+    def _clear_training_views(self) -> None:
         v = self.view
-        v.curves.clear()
-        v.log.clear()
         v.samples.set_text("")
         v.eval_samples.set_text("")
         v.confusion.summary.setText("The confusion matrix appears after the first validation.")
         v.report.clear_report()
         v.eval_posteriorgram.clear_alignment()
-        v.pages.setCurrentIndex(PAGE_TRAINING)
-        self.current_run = None
         self._training_task = self.task
-        self.train_runner.start(job, self.appctx.device)
-        self.appctx.info(f"Training {cfg.model} on {spec}…")
+
+    def _metric_text(self, event: ev.CheckpointSaved) -> str:
+        return (f", val accuracy {event.metric:.3f}" if self._training_task == "keywords"
+                else f", val CER {event.metric:.3f}")
+
+    @staticmethod
+    def _summary(r: dict[str, Any]) -> str | None:
+        if r.get("val_accuracy") is not None:
+            return f"validation accuracy {r['val_accuracy']:.1%}"
+        if r.get("val_cer") is not None:
+            return f"validation CER {r['val_cer']:.1%}, WER {r['val_wer']:.1%}"
+        return None
+
+    @property
+    def current_run(self) -> str | None:
+        """The run being trained, or the one trained last."""
+        return self.training.current_run
 
     def stop_training(self) -> None:
-        request_stop(self.train_runner, self.view.stop_button)
+        self.training.stop()
 
-    def _on_train_busy(self, busy: bool) -> None:
-        v = self.view
-        show_training(v.train_button, v.stop_button, busy,
-                      (v.keyword_form, v.ctc_form, v.source_combo, v.data_drop, v.pattern_edit,
-                       v.keywords_button, v.ctc_button))
+    def _run_kind(self, run_dir: str) -> None:
+        """Show the task (keywords / speech-to-text) of the speech run ``run_dir``."""
+        from playground.core.runs import open_run
+
+        try:
+            kind = open_run(run_dir, "speech").info().get("speech_task")
+        except (PlaygroundError, OSError) as exc:
+            self.appctx.error(str(exc))
+            return
+        if kind in TASKS and kind != self.task:
+            self.set_task(kind)
+
+    def resume_run(self, run_dir: str) -> None:
+        """Select ``run_dir`` (switching to its task) and resume it from its last checkpoint."""
+        self._run_kind(str(run_dir))
+        self.training.resume(str(run_dir))
+
+    def start_from_run(self, run_dir: str, checkpoint: str = "best") -> None:
+        """Make Train start a new run from ``run_dir``'s ``checkpoint`` (best / last)."""
+        self._run_kind(str(run_dir))
+        self.training.start_from_run(str(run_dir), checkpoint)
 
     def _on_train_event(self, event: ev.Event) -> None:
         v = self.view
-        if show_common_event(v, event):
-            return
         if isinstance(event, ev.SampleText):
             v.samples.append_sample(event.text, f"step {event.step}")
             v.eval_samples.set_text(event.text)
         elif isinstance(event, ev.Alignment):
             v.eval_posteriorgram.set_alignment(event.posteriors, event.labels, event.emissions,
                                                event.frame_seconds)
-        elif isinstance(event, ev.RunStarted):
-            self.current_run = event.run_dir
-            v.log.append_line(f"Run folder: {event.run_dir}")
-        elif isinstance(event, ev.ModelSummary):
-            v.log.append_line(f"{event.model}: {event.parameters:,} parameters "
-                              f"({event.trainable:,} trainable), {event.details}")
-        elif isinstance(event, ev.CheckpointSaved) and event.kind == "best":
-            metric = "" if event.metric is None else (
-                f", val accuracy {event.metric:.3f}" if self._training_task == "keywords"
-                else f", val CER {event.metric:.3f}")
-            v.log.append_line(f"best checkpoint saved (step {event.step}{metric})")
 
     def _on_train_finished(self, event: ev.Event) -> None:
-        self.appctx.report_terminal(event, "Training")
-        if isinstance(event, ev.Finished) and isinstance(event.result, dict):
-            r = event.result
-            verb = "Training stopped" if event.stopped else "Training finished"
-            if r.get("val_accuracy") is not None:
-                self.appctx.info(f"{verb}: validation accuracy {r['val_accuracy']:.1%}.")
-            elif r.get("val_cer") is not None:
-                self.appctx.info(f"{verb}: validation CER {r['val_cer']:.1%}, WER "
-                                 f"{r['val_wer']:.1%}.")
-            self.view.log.append_line("stopped — the weights learned so far were kept"
-                                      if event.stopped else "finished")
         self.clip.refresh_runs(select=self.current_run)
         if self.current_run and self._training_task == "keywords" \
                 and self.task == "keywords" and self.clip.clip is not None:

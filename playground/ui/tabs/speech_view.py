@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
+from playground.ui.tabs.task_common import RunActionsBox
 from playground.ui.widgets.audio_views import (
     LevelMeter,
     PosteriorgramView,
@@ -162,7 +163,8 @@ class SpeechTabView(QWidget):
         self.forms.addWidget(self.ctc_form)
         model.addWidget(self.forms)
 
-        layout.addWidget(settings_scroll(data_box, model_box), 1)
+        self.runs_box = RunActionsBox("epochs")
+        layout.addWidget(settings_scroll(data_box, model_box, self.runs_box), 1)
         buttons, self.train_button, self.stop_button = train_stop_buttons()
         layout.addLayout(buttons)
         left.setMinimumWidth(360)

@@ -271,13 +271,15 @@ class TrainingController(QObject):
                  on_start: Callable[[], None] = lambda: None,
                  metric_text: Callable[[ev.CheckpointSaved], str] = lambda e: "",
                  summary: Callable[[dict[str, Any]], str | None] = lambda r: None,
-                 skip_metrics: Sequence[str] = (), parent: QObject | None = None) -> None:
+                 skip_metrics: Sequence[str] = (), training_page: int = 0,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.appctx, self.task, self.view, self.runner, self.unit = (appctx, task, view,
                                                                      runner, unit)
         self.box: RunActionsBox = view.runs_box
         self._locked, self._speech_task, self._on_start = locked, speech_task, on_start
         self._metric_text, self._summary, self.skip_metrics = metric_text, summary, skip_metrics
+        self.training_page = training_page
         self.current_run: str | None = None
         self.choices: dict[str, RunChoice] = {}
         self._connect_signals()
@@ -392,7 +394,7 @@ class TrainingController(QObject):
         v = self.view
         v.curves.clear()
         v.log.clear()
-        v.pages.setCurrentIndex(0)
+        v.pages.setCurrentIndex(self.training_page)
         self._on_start()
         self.current_run = run_dir
         if run_dir:

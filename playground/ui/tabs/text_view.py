@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from playground.ui.tabs.attention_view import AttentionPanel
 from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
+from playground.ui.tabs.task_common import RunActionsBox
 from playground.ui.widgets.curves import CurvesPanel
 from playground.ui.widgets.dropzone import DropZone
 from playground.ui.widgets.logview import LogView, SampleTextView
@@ -87,7 +88,9 @@ class GenerateView(QWidget):
         model_layout.addWidget(self.model_info)
         self.form = SchemaForm(form_cls, exclude=("tokenizer",))
         model_layout.addWidget(self.form)
-        left_layout.addWidget(settings_scroll(corpus_box, tokenizer_box, model_box), 1)
+        self.runs_box = RunActionsBox("iterations")
+        left_layout.addWidget(settings_scroll(corpus_box, tokenizer_box, model_box,
+                                              self.runs_box), 1)
         buttons, self.train_button, self.stop_button = train_stop_buttons(
             "Train a new language model with these settings",
             "Stop training; what was learned so far is kept")
