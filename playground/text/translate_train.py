@@ -16,8 +16,8 @@ or the terminal (``playground train translate``). ``pairs`` is a TSV path or
    the data figures;
 3. trains ``epochs`` epochs through :func:`playground.core.engine.fit` (AdamW, linear warm-up
    then cosine decay, gradient clipping, mixed precision on CUDA, teacher forcing, label
-   smoothing). Batches group sentences of similar length (less padding); their order depends
-   only on (seed, epoch), so a resume sees the same batches. Events: the loop's
+   smoothing). Batches are shuffled pairs (:class:`~playground.core.engine.EpochBatches`);
+   their order depends only on (seed, epoch), so a resume sees the same batches. Events: the loop's
    ``Progress`` and ``Metric("loss"|"lr"|"samples_per_s", split="train")``, and
    ``Metric("tokens_per_s")`` about once a second;
 4. after each epoch evaluates on the validation pairs: ``Metric`` ``loss`` (train and val),
@@ -43,8 +43,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from playground.core import events as ev
 from playground.core import schema
@@ -95,28 +93,28 @@ class TranslateConfig:
     test_fraction: float = option(0.1, label="Test share (held out)", min=0.0, max=0.5,
                                   step=0.01, group="Data",
                                   help="Never trained or validated on; for scoring later.")
-    n_layer: int = option(3, label="Layers", min=1, max=24, group="Transformer",
+    n_layer: int = option(2, label="Layers", min=1, max=24, group="Transformer",
                           help="Blocks in the encoder and in the decoder.")
     n_head: int = option(4, label="Attention heads", min=1, max=64, group="Transformer",
                          help="Must divide the embedding width.")
-    n_embd: int = option(256, label="Embedding width", min=8, max=4096, step=8, group="Model")
-    ff_dim: int = option(1024, label="Feed-forward width", min=8, max=16_384, step=8,
+    n_embd: int = option(128, label="Embedding width", min=8, max=4096, step=8, group="Model")
+    ff_dim: int = option(512, label="Feed-forward width", min=8, max=16_384, step=8,
                          group="Transformer")
     positions: str = option("sinusoidal", label="Positions", choices=POSITIONS,
                             group="Transformer")
     tie_embeddings: bool = option(True, label="Tie embeddings", group="Model",
                                   help="The output layer shares the target embedding.")
     dropout: float = option(0.1, label="Dropout", min=0.0, max=0.9, step=0.05, group="Model")
-    rnn_hidden: int = option(256, label="RNN hidden size", min=8, max=4096, step=8,
+    rnn_hidden: int = option(128, label="RNN hidden size", min=8, max=4096, step=8,
                              group="RNN")
     rnn_layers: int = option(1, label="RNN layers", min=1, max=8, group="RNN")
     max_len: int = option(128, label="Longest sequence (tokens)", min=4, max=4096,
                           group="Model", advanced=True,
                           help="Longer tokenised sentences are cut for training.")
-    epochs: int = option(20, label="Epochs", min=1, max=10_000, group="Training")
+    epochs: int = option(10, label="Epochs", min=1, max=10_000, group="Training")
     batch_size: int = option(64, label="Batch size", min=1, max=4096, group="Training",
                              help="Sentence pairs per step.")
-    learning_rate: float = option(1e-3, label="Learning rate", min=1e-7, max=1.0, log=True,
+    learning_rate: float = option(2e-3, label="Learning rate", min=1e-7, max=1.0, log=True,
                                   group="Training", help="Peak rate after warm-up.")
     warmup_fraction: float = option(0.05, label="Warm-up share", min=0.0, max=0.5,
                                     step=0.01, group="Training")
@@ -229,32 +227,6 @@ def prepare_data(cfg: TranslateConfig, source: Any, ctx: JobContext | None = Non
     return TranslationData(data, split, tok, train_src, train_tgt, val_src, val_tgt, cut)
 
 
-class BucketBatches(EpochBatches):
-    """:class:`EpochBatches` that groups sentences of similar length: the epoch's shuffled
-    order (from (seed, epoch) only) is cut into pools of 50 batches, each pool sorted by
-    length and cut into batches, and the batches shuffled again with the same seed. Resuming
-    at ``start`` skips the first batches."""
-
-    POOL = 50
-
-    def __init__(self, lengths: list[int], batch_size: int, *, seed: int) -> None:
-        super().__init__(len(lengths), batch_size, seed=seed, shuffle=True)
-        self.lengths = lengths
-
-    def batches_of(self, epoch: int) -> list[list[int]]:
-        order, b = self.order(epoch), self.batch_size
-        pool = b * self.POOL
-        batches = []
-        for i in range(0, len(order), pool):
-            chunk = sorted(order[i:i + pool], key=lambda j: self.lengths[j])
-            batches.extend(chunk[k:k + b] for k in range(0, len(chunk), b))
-        shuffle = np.random.default_rng([self.seed, epoch]).permutation(len(batches))
-        return [batches[i] for i in shuffle]
-
-    def __iter__(self):
-        yield from self.batches_of(self.epoch)[self.start:]
-
-
 def _pad(seqs: list[list[int]]):
     import torch
 
@@ -282,9 +254,10 @@ class TranslationTask(TrainTask):
         self.ctx, self.cfg, self.model, self.data = ctx, cfg, model, data
         self.device = ctx.device
         self.tok = data.tokenizer
-        lengths = [len(s) + len(t) for s, t in zip(data.train_src, data.train_tgt,
-                                                    strict=True)]
-        self.sampler = BucketBatches(lengths, cfg.batch_size, seed=cfg.seed)
+        # Plain shuffled batches. Grouping sentences of similar length would pad less, but
+        # measured on the numbers demo it made every batch one kind of number and learning
+        # several times slower (validation loss 1.46 vs 0.23 after 200 steps).
+        self.sampler = EpochBatches(len(data.train_src), cfg.batch_size, seed=cfg.seed)
         self._loss_sum = torch.zeros((), device=self.device)
         self._batches = 0
         self._rate_start, self._rate_tokens = time.perf_counter(), 0
