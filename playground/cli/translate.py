@@ -2,7 +2,7 @@
 
 ``playground train translate --pairs FILE|demo:numbers-en-fr [--epochs N] …``: every
 :class:`~playground.text.translate_train.TranslateConfig` field is a kebab-case flag
-(``--n-layer 3 --tokenizer bpe:8000 --no-shared-vocab --swap …``), plus ``--init-from`` /
+(``--n-layer 2 --tokenizer bpe:2000 --no-shared-vocab --swap …``), plus ``--init-from`` /
 ``--freeze``. Progress, evaluations (with sacreBLEU's signature) and sample translations go to
 stderr; stdout gets the final and best validation BLEU, chrF, and the run folder last.
 

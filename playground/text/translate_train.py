@@ -73,7 +73,7 @@ class TranslateConfig:
     model: str = option("transformer", label="Model", choices=TRANSLATE_MODELS.names,
                         group="Model", help="transformer: encoder–decoder Transformer; "
                                             "gru-attention / lstm-attention: recurrent baseline.")
-    tokenizer: str = option("bpe:8000", label="Tokenizer", group="Tokenizer",
+    tokenizer: str = option("bpe:2000", label="Tokenizer", group="Tokenizer",
                             help="char, bpe:N or unigram:N (SentencePiece with at most N "
                                  "pieces; a small corpus gets fewer).")
     shared_vocab: bool = option(True, label="One vocabulary for both languages",
