@@ -80,6 +80,8 @@ def test_text_tab_menu_and_options_follow_the_registry(qtbot, appctx):
     finally:
         TEXT_MODELS.unregister("bigram")
     assert _items(form) == ["gpt", "lstm"]
+    # the tab reads its built-in corpus once the event loop runs: let it, so no job outlives it
+    qtbot.waitUntil(lambda: tab.generate.tokenizer is not None, timeout=60000)
     tab.shutdown()
 
 
