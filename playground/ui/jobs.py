@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from playground.core import events as ev
@@ -106,6 +107,18 @@ class JobRunner(QObject):
         self.cancel()
         self.wait(timeout_ms)
 
+    def _abandon(self, timeout_ms: int) -> None:
+        """This runner's Qt object was deleted with its parent while a job was still marked as
+        running (its thread's finished signal had nowhere to go): cancel the job and join its
+        thread without touching the deleted timer or signals."""
+        worker, ctx = self._worker, self._ctx
+        self._worker = self._ctx = None
+        if ctx is not None:
+            ctx.cancel()
+        if worker is not None and shiboken6.isValid(worker):
+            worker.wait(timeout_ms)
+            worker.deleteLater()
+
     # internals ----------------------------------------------------------------------------------
     def _drain(self) -> None:
         batch: list[ev.Event] = []
@@ -142,12 +155,20 @@ class JobRunner(QObject):
         self.busy_changed.emit(False)
 
 
+def _alive(runner: JobRunner) -> bool:
+    return shiboken6.isValid(runner)
+
+
 def active_runners() -> list[JobRunner]:
-    return [r for r in list(_RUNNERS) if r.is_busy()]
+    return [r for r in list(_RUNNERS) if _alive(r) and r.is_busy()]
 
 
 def shutdown_all(timeout_ms: int = 15000) -> None:
-    """Cancel every running job and join its thread (window close)."""
+    """Cancel every running job and join its thread (window close), including the threads of
+    runners whose Qt object was deleted with a widget before their job had been collected."""
+    for runner in list(_RUNNERS):
+        if not _alive(runner) and runner._worker is not None:
+            runner._abandon(timeout_ms)
     runners = active_runners()
     for runner in runners:
         runner.cancel()

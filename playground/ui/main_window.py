@@ -332,12 +332,17 @@ class MainWindow(QMainWindow):
 
     # closing --------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        settings = app_settings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/tab", self.tabs.currentIndex())
-        if jobs.active_runners():
-            self.status.show_notice("info", "Stopping running jobs…")
-        self.shutdown()
+        # An exception escaping a Qt override crashes this PySide6 (shiboken segfaults while
+        # reporting it), so closing logs whatever goes wrong and still closes the window.
+        try:
+            settings = app_settings()
+            settings.setValue("window/geometry", self.saveGeometry())
+            settings.setValue("window/tab", self.tabs.currentIndex())
+            if jobs.active_runners():
+                self.status.show_notice("info", "Stopping running jobs…")
+            self.shutdown()
+        except Exception:  # noqa: BLE001 - see above
+            log.exception("closing the window did not shut down cleanly")
         super().closeEvent(event)
 
     def shutdown(self) -> None:

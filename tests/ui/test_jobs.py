@@ -92,3 +92,33 @@ def test_one_job_at_a_time_and_shutdown_all_joins(qtbot):
     shutdown_all(timeout_ms=2000)
     assert not runner.is_busy()
     assert runner not in active_runners()
+
+
+def test_a_runner_deleted_with_its_widget_mid_job_is_joined_at_close(qtbot):
+    """A tab destroyed while its job runs leaves a runner whose Qt side is gone; closing the
+    window must still cancel and join its thread, and must not raise (an exception escaping
+    closeEvent crashes PySide6)."""
+    import shiboken6
+    from PySide6.QtWidgets import QWidget
+
+    owner = QWidget()
+    runner = JobRunner("orphan", parent=owner)
+    started, stopped = threading.Event(), threading.Event()
+
+    def job(ctx):
+        started.set()
+        try:
+            while True:
+                ctx.check_cancelled()
+                time.sleep(0.01)
+        finally:
+            stopped.set()
+
+    assert runner.start(job, "cpu")
+    assert started.wait(5)
+    shiboken6.delete(owner)  # the runner's C++ object goes with it; the thread runs on
+    assert not shiboken6.isValid(runner)
+    assert runner not in active_runners()
+    shutdown_all(5000)
+    assert stopped.is_set()  # cancelled and joined
+    assert runner._worker is None

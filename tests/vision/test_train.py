@@ -51,7 +51,9 @@ def test_training_learns(trained):
                    if m.name == "loss" and m.split == "train" and m.axis == "step"]
     assert len(step_losses) >= 3
     assert np.mean(step_losses[-3:]) < step_losses[0] - 0.2
-    assert result["val_accuracy"] > 0.4  # chance is 0.2 with five balanced classes
+    # chance is 0.2 with five balanced classes (300 validation images: 0.3 is 4 standard
+    # deviations above it); over seeds 0-9 this 2-epoch run reaches 0.35-0.57
+    assert result["val_accuracy"] > 0.3
     assert result["steps"] == 150 and result["epochs_done"] == 2
     assert set(result["per_class"]) == set(SHAPE_CLASSES)
     assert np.asarray(result["confusion"]).sum() == 300
