@@ -148,6 +148,17 @@ def _unreadable(path: Path, exc: OSError) -> AudioDecodeError:
     return AudioDecodeError(f"{path.name} cannot be read ({os_reason(exc)}).{hint}")
 
 
+# What a file really is when it is not audio (its first bytes), for a message that says so.
+_NOT_AUDIO_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive"),
+    (b"BM", "a BMP image"), (b"\x7fELF", "a program"), (b"MZ", "a Windows program"),
+)
+# libsndfile's texts that are false or meaningless here: the file was checked to exist and
+# be a regular file before decoding, so these only mean "not a format it can read".
+_MISLEADING = ("does not exist", "possibly a pipe")
+
+
 def _precheck(path: Path) -> None:
     try:
         st = path.stat()
@@ -182,6 +193,12 @@ def _precheck(path: Path) -> None:
         raise AudioDecodeError(f"{path.name} is a text file, not audio (it starts with "
                                f"{head[:24].decode('utf-8', 'replace')!r}). Choose an audio "
                                f"file ({supported_formats_text()}).")
+    kind = next((k for magic, k in _NOT_AUDIO_MAGIC if head.startswith(magic)), None)
+    if kind is None and head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        kind = "a WebP image"
+    if kind is not None:
+        raise AudioDecodeError(f"{path.name} is {kind}, not audio (despite its name). Choose "
+                               f"an audio file ({supported_formats_text()}).")
 
 
 def _wav_declared_frames(path: Path) -> int | None:
@@ -217,6 +234,8 @@ def _decode_error(path: Path, exc: Exception) -> AudioDecodeError:
     if isinstance(exc, OSError) and exc.errno is not None:
         return _unreadable(path, exc)  # the system failed to read it: not a damaged file
     reason = str(exc).split(":", 1)[-1].strip() if str(exc) else type(exc).__name__
+    if any(m in reason for m in _MISLEADING):
+        reason = "not a format it can read"
     if "Format not recognised" in str(exc) and path.suffix.lower() not in SUPPORTED_EXTENSIONS:
         return AudioDecodeError(
             f"{path.name} is not in a supported audio format. Supported formats: "

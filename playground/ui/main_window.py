@@ -12,7 +12,7 @@ import importlib
 import logging
 import traceback
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -144,9 +144,13 @@ class MainWindow(QMainWindow):
         self._memory_timer.timeout.connect(self._update_memory)
         settings = app_settings()
         geometry = settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        # A hand-edited or damaged settings file can hold anything here: only bytes that Qt
+        # accepts as a saved geometry are used, anything else gives the default size.
+        if not (isinstance(geometry, (bytes, bytearray, QByteArray))
+                and self.restoreGeometry(QByteArray(geometry))):
+            if geometry is not None:
+                log.warning("ignoring the saved window geometry (%r): not a saved geometry",
+                            type(geometry).__name__)
             self.resize(1400, 900)
         index = settings.value("window/tab", 0, type=int)
         if 0 <= index < self.tabs.count():

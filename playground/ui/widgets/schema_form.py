@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QStackedWidget,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -108,6 +109,24 @@ class LogSpinBox(QDoubleSpinBox):
         if self.minimum() <= value <= self.maximum():
             return QValidator.State.Acceptable, text, pos
         return QValidator.State.Intermediate, text, pos
+
+    def fixup(self, text: str) -> str:
+        """A number typed outside the range becomes the nearest bound when the field is left
+        (Qt's own correction would give the minimum: 1e9 would silently become 1e-07), and
+        the field's tooltip says so."""
+        try:
+            value = float(text.strip())
+        except ValueError:
+            return text
+        if math.isnan(value) or self.minimum() <= value <= self.maximum():
+            return text
+        bounded = min(self.maximum(), max(self.minimum(), value))
+        fixed = self.textFromValue(bounded)
+        side = "at most" if value > self.maximum() else "at least"
+        QToolTip.showText(self.mapToGlobal(self.rect().bottomLeft()),
+                          f"{text.strip()} is out of range: it must be {side} {fixed}, so it "
+                          f"was set to {fixed}.", self)
+        return fixed
 
     def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt override)
         value = nice_step(self.value(), steps)
