@@ -8,6 +8,10 @@
 - :func:`make_keyword_set` ``(out_dir, voices, speeds, pitches, words=DIGITS, fmt="flac")``:
   writes ``out_dir/<word>/<word>_<voice>_s<speed>_p<pitch>.<fmt>`` (a folder-per-label dataset
   whose names also carry the label for the file-name pattern).
+- :func:`synth_words_folder` ``(out_dir, words, voices, val_voices=(), ...) -> Path``: a small
+  "own recordings" keyword folder of any words: ``train/<word>/`` in ``voices`` and, with
+  ``val_voices``, ``val/<word>/`` in those (the split-folder layout the keyword job validates
+  on), e.g. the new words a keyword model is fine-tuned on in ``benchmarks/bench_finetune.py``.
 - :func:`make_sequence_set` ``(out_dir, count, voices, ...)``: digit sequences ("three one
   four") as ``seq_<n>.wav`` plus ``metadata.csv`` (``file|transcript``) for CTC.
 - :func:`demo_keyword_folder` ``(home=None, ctx=None, prefer_synth=True) -> Path``: the
@@ -151,6 +155,39 @@ def make_keyword_set(out_dir: str | os.PathLike, voices: Sequence[str] = TRAIN_V
         return path
 
     return _parallel(jobs, one, ctx, "synthesising digits")
+
+
+def synth_words_folder(out_dir: str | os.PathLike, words: Sequence[str],
+                       voices: Sequence[str], val_voices: Sequence[str] = (), *,
+                       speeds: Sequence[int] = (150,), pitches: Sequence[int] = (50,),
+                       val_speeds: Sequence[int] | None = None,
+                       val_pitches: Sequence[int] | None = None, fmt: str = "wav",
+                       sample_rate: int = 16_000, ctx: JobContext | None = None) -> Path:
+    """Synthesise ``words`` into a keyword folder as a user's own recordings would be laid out.
+
+    Without ``val_voices``: ``out_dir/<word>/`` (the job holds out part of each label). With
+    them: ``out_dir/train/<word>/`` in ``voices`` and ``out_dir/val/<word>/`` in ``val_voices``
+    (``val_speeds`` / ``val_pitches``, default the training ones), so validation is on voices
+    never trained on. Each clip is ``len(speeds) * len(pitches)`` per voice and word; files
+    already there are kept. Returns ``out_dir``.
+    """
+    out = Path(out_dir)
+    words = [w.strip() for w in words]
+    if not words or not all(words):
+        raise DatasetError("Give at least one word to synthesise (empty words are not labels).")
+    if not voices:
+        raise DatasetError("Give at least one espeak-ng voice to speak the words with.")
+    if not val_voices:
+        make_keyword_set(out, voices, speeds, pitches, words, fmt=fmt,
+                         sample_rate=sample_rate, ctx=ctx)
+        return out
+    make_keyword_set(out / "train", voices, speeds, pitches, words, fmt=fmt,
+                     sample_rate=sample_rate, ctx=ctx)
+    make_keyword_set(out / "val", val_voices,
+                     speeds if val_speeds is None else val_speeds,
+                     pitches if val_pitches is None else val_pitches, words, fmt=fmt,
+                     sample_rate=sample_rate, ctx=ctx)
+    return out
 
 
 def make_sequence_set(out_dir: str | os.PathLike, count: int,

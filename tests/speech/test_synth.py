@@ -101,3 +101,18 @@ def test_demo_is_synthesised_once_and_cached(monkeypatch, tmp_path):
     assert first.parent == tmp_path / "cache" / "speech_demo" and (first / ".complete").is_file()
     assert synth.demo_keyword_folder(tmp_path) == first and len(calls) == 1
     assert scan_keyword_folder(first).labels == ["one", "two"]
+
+
+@needs_espeak
+def test_synth_words_folder_splits_voices_into_train_and_val(tmp_path):
+    out = synth.synth_words_folder(tmp_path / "mine", ["yes", "no"], ["en-us", "en+f2"],
+                                   val_voices=["en+f3"], speeds=(140, 180))
+    data = scan_keyword_folder(out)
+    assert data.labels == ["no", "yes"] and data.has_own_val
+    assert len(data.items) == 8 and len(data.val_items) == 4  # 2 words x 2 voices x 2 speeds
+    assert {synth.voice_of(p) for p, _ in data.val_items} == {"en+f3"}
+    assert {synth.voice_of(p) for p, _ in data.items} == {"en-us", "en+f2"}
+    flat = synth.synth_words_folder(tmp_path / "flat", ["up", "down"], ["en"])
+    assert scan_keyword_folder(flat).counts() == {"down": 1, "up": 1}
+    with pytest.raises(DatasetError, match="word"):
+        synth.synth_words_folder(tmp_path / "none", [" "], ["en"])
