@@ -143,7 +143,10 @@ def _augment(cfg: Any):
         return None
     from playground.speech.augment import SpecAugment
 
-    return SpecAugment(int(cfg.freq_mask), int(cfg.time_mask), int(getattr(cfg, "n_masks", 2)))
+    return SpecAugment(int(cfg.freq_mask), int(cfg.time_mask), int(getattr(cfg, "n_masks", 2)),
+                       # shifting bands means a higher/lower voice on log-mel, nothing on MFCC
+                       freq_shift=int(getattr(cfg, "freq_shift", 0))
+                       if feature_kind(cfg) == "logmel" else 0)
 
 
 def build_keyword_model(cfg: Any, num_classes: int):

@@ -94,12 +94,21 @@ class KeywordTrainConfig(ClassifierTrainConfig):
                             group="Augmentation", advanced=True)
     time_mask: int = option(10, label="Time mask (frames)", min=0, max=200,
                             group="Augmentation", advanced=True)
+    freq_shift: int = option(2, label="Band shift (± bands)", min=0, max=16,
+                             group="Augmentation", advanced=True,
+                             help="With SpecAugment: shift the mel bands of each training clip "
+                                  "up or down by up to this many, as a higher or lower voice "
+                                  "would.")
     gain_db: float = option(6.0, label="Random gain (± dB)", min=0.0, max=30.0, step=1.0,
                             group="Augmentation")
     time_shift: float = option(0.1, label="Time shift (± s)", min=0.0, max=1.0, step=0.05,
                                group="Augmentation")
     noise: bool = option(True, label="Background noise", group="Augmentation",
                          help="Add generated white/pink/brown noise to half the clips.")
+    speed_perturb: float = option(0.1, label="Speed / pitch (± share)", min=0.0, max=0.3,
+                                  step=0.05, group="Augmentation",
+                                  help="Play each training clip up to this share faster or "
+                                       "slower (tempo and pitch), as other speakers would.")
     noise_snr_db: float = option(10.0, label="Noise SNR from (dB)", min=-5.0, max=60.0,
                                  step=5.0, group="Augmentation", advanced=True,
                                  help="Noise is added at a signal-to-noise ratio between this "
@@ -178,7 +187,8 @@ def _wave_augment(cfg: Any):
     return WaveAugment(gain_db=float(cfg.gain_db), shift_seconds=shift,
                        noise_prob=0.5 if cfg.noise else 0.0,
                        snr_db=(float(cfg.noise_snr_db), float(cfg.noise_snr_db) + 20.0),
-                       sample_rate=int(cfg.sample_rate))
+                       sample_rate=int(cfg.sample_rate),
+                       speed=float(getattr(cfg, "speed_perturb", 0.0)))
 
 
 class ClipSet:
@@ -425,7 +435,8 @@ def make_keyword_job(cfg: KeywordTrainConfig, data_spec: str, *, name: str | Non
                         + f"; {split}"))
         if not resume:
             run.save_labels(classes)
-        augment = _wave_augment(cfg) if (cfg.gain_db or cfg.time_shift or cfg.noise) else None
+        augment = (_wave_augment(cfg) if (cfg.gain_db or cfg.time_shift or cfg.noise
+                                            or cfg.speed_perturb) else None)
         train_ds = ClipSet(*train_set, augment=augment, seed=cfg.seed)
         val_ds = ClipSet(*val_set)
         batch = cfg.batch_size

@@ -54,3 +54,37 @@ def test_display_spectrogram_has_axes():
     assert spec.freqs[band] == pytest.approx(2000, rel=0.1)
     empty = log_mel_for_display(np.zeros(0, np.float32), sr)
     assert empty.values.shape == (64, 0)
+
+
+def test_speed_perturbation_changes_tempo_and_pitch_and_keeps_the_length():
+    from playground.speech.augment import WaveAugment, speed_perturb
+
+    sr = 16_000
+    t = np.arange(sr) / sr
+    x = (np.sin(2 * np.pi * 440 * t) * ((t >= 0.25) & (t < 0.75))).astype(np.float32)  # 0.5 s
+    for factor in (0.9, 1.1):
+        y = speed_perturb(x, factor)
+        assert y.shape == x.shape and y.dtype == np.float32
+        spectrum = np.abs(np.fft.rfft(y))
+        assert np.fft.rfftfreq(len(y), 1 / sr)[spectrum.argmax()] == pytest.approx(
+            440 * factor, rel=0.01)  # pitch follows the speed
+        voiced = np.flatnonzero(np.abs(y) > 0.1)
+        assert (voiced[-1] - voiced[0]) / sr == pytest.approx(0.5 / factor, rel=0.02)
+    aug = WaveAugment(gain_db=0, shift_seconds=0, noise_prob=0, speed=0.1)
+    a, b = (aug(x, np.random.default_rng(s)) for s in (0, 1))
+    assert a.shape == x.shape and not np.allclose(a, b)
+    assert np.array_equal(WaveAugment(gain_db=0, shift_seconds=0, noise_prob=0)(
+        x, np.random.default_rng(0)), x)  # off by default in the augmenter itself
+
+
+def test_band_shift_moves_whole_bands_in_training_only():
+    from playground.speech.augment import SpecAugment, shift_bands
+
+    x = torch.arange(10, dtype=torch.float32)[None, :, None].expand(64, 10, 5).clone()
+    y = shift_bands(x, 2)
+    offsets = (y[:, 5, 0] - x[:, 5, 0])  # a middle band: its value tells the shift
+    assert set(offsets.tolist()) <= {-2.0, -1.0, 0.0, 1.0, 2.0} and len(set(offsets.tolist())) > 2
+    assert torch.equal(y[:, :, 0:1].expand_as(y), y)  # the same shift at every frame
+    assert y.min() >= 0 and y.max() <= 9  # edge bands repeated, nothing invented
+    aug = SpecAugment(freq_mask=0, time_mask=0, freq_shift=3).eval()
+    assert torch.equal(aug(x), x)
