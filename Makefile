@@ -26,6 +26,7 @@ bench: $(STAMP)
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-image-tab.png --tab image
 	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-text-tab.png --tab text
+	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-translate.png --tab translate
 	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-speech-tab.png --tab speech
 
 clean:

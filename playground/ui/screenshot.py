@@ -1,13 +1,16 @@
 """Render the app's tabs to PNG files, offscreen, exactly as a user would see them.
 
-``python -m playground.ui.screenshot OUT.png --tab image|text|speech [--page PAGE]`` opens the
-window on that tab, does what a user would do there, and saves the window:
+``python -m playground.ui.screenshot OUT.png --tab image|text|translate|speech [--page PAGE]``
+opens the window on that tab, does what a user would do there, and saves the window:
 
 - ``image``: trains the small CNN on the Shapes demo for a few epochs and classifies a
   generated star with Grad-CAM. Pages: ``predict`` (default), ``evaluation``, ``training``.
 - ``text``: trains a tiny GPT on the built-in corpus (``demo:pydoc``), generates a
   continuation and opens its attention. Pages: ``attention`` (default), ``generate``,
   ``training``.
+- ``translate``: the Text tab's Translate mode: trains a small Transformer on the built-in
+  numbers demo (``demo:numbers-en-fr``), translates a number typed into the panel and shows
+  its cross-attention. Pages: ``translate`` (default), ``training``, ``data``.
 - ``speech``: trains the keyword CNN on the spoken-digit demo and recognises a clip with the
   saliency overlay. Pages: ``audio`` (default), ``training``, ``evaluation``. The small set of
   clips shipped with the app is used unless ``--synthesise`` asks for the espeak-ng demo.
@@ -32,11 +35,14 @@ if TYPE_CHECKING:
 PAGES = {
     "image": {"training": 0, "evaluation": 1, "predict": 2},
     "text": {"training": 0, "generate": 1, "attention": 2},
+    "translate": {"data": 0, "training": 1, "translate": 2},
     "speech": {"audio": 0, "training": 1, "evaluation": 2},
 }
-DEFAULT_PAGE = {"image": "predict", "text": "attention", "speech": "audio"}
-DEFAULT_AMOUNT = {"image": None, "text": 1000, "speech": 6}  # None: the demo recipe's
-TAB_TITLES = {"image": "Image recognition", "text": "Text", "speech": "Speech"}
+DEFAULT_PAGE = {"image": "predict", "text": "attention", "translate": "translate",
+                "speech": "audio"}
+DEFAULT_AMOUNT = {"image": None, "text": 1000, "translate": 6, "speech": 6}  # None: the recipe's
+TAB_TITLES = {"image": "Image recognition", "text": "Text", "translate": "Text",
+              "speech": "Speech"}
 
 
 def _wait(app, predicate, timeout: float) -> None:
@@ -119,6 +125,27 @@ def _text(app, tab, iters: int, prompt: str = "The return statement ") -> QWidge
     return view
 
 
+def _translate(app, tab, epochs: int, text: str = "seven thousand three hundred and forty-two"
+               ) -> QWidget:
+    tab.modes.setCurrentWidget(tab.translate_page)
+    mode = tab.translate
+    view = mode.view
+    _wait(app, lambda: mode.data.preview is not None, 60)
+    form = view.form
+    for name, value in (("n_layer", 2), ("n_head", 4), ("n_embd", 128), ("ff_dim", 512),
+                        ("batch_size", 64), ("epochs", epochs), ("learning_rate", 2e-3),
+                        ("val_sentences", 200), ("samples", 6)):
+        form.widget_for(name).setValue(value)
+    form.widget_for("tokenizer").setText("bpe:2000")
+    mode.start_training()
+    _wait(app, lambda: not mode.train_runner.is_busy(), 900)
+    mode.translate(text)
+    _wait(app, lambda: mode.panel.result is not None and not mode.translate_runner.is_busy()
+          and mode.panel.result["source"] == text, 120)
+    _wait(app, lambda: view.panel.attention.has_maps(), 60)
+    return view
+
+
 def _speech(app, tab, epochs: int, word: str = "seven") -> QWidget:
     from playground.speech.synth import ASSETS_DIR
 
@@ -147,7 +174,8 @@ def render(out_png: str, tab_name: str = "image", page: str | None = None,
 
         synth.espeak_path = lambda: None  # this process only: use the shipped clips
     app, window, tab = _open(tab_name)
-    view = {"image": _image, "text": _text, "speech": _speech}[tab_name](app, tab, amount)
+    drive = {"image": _image, "text": _text, "translate": _translate, "speech": _speech}
+    view = drive[tab_name](app, tab, amount)
     view.pages.setCurrentIndex(PAGES[tab_name][page])
     _settle(app)
     window.grab().save(out_png)
@@ -161,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tab", choices=tuple(PAGES), default="image")
     parser.add_argument("--page", help="which page of the tab to show (see above)")
     parser.add_argument("--amount", type=int,
-                        help="training length: epochs (image, speech) or iterations (text)")
+                        help="training length: epochs (image, translate, speech) or iterations "
+                             "(text)")
     parser.add_argument("--synthesise", action="store_true",
                         help="speech: use the larger espeak-ng demo when espeak-ng is installed")
     args = parser.parse_args(argv)

@@ -26,10 +26,11 @@ def tiny(model="transformer", **changes):
     return TranslateConfig(**base)
 
 
-def _batch(n=6, src_len=7, tgt_len=5, vocab=30, seed=0):
+def _batch(n=6, src_len=7, tgt_len=5, vocab=30, seed=0, pad=True):
     g = torch.Generator().manual_seed(seed)
     src = torch.randint(3, vocab, (n, src_len), generator=g)
-    src[0, 4:] = PAD_ID  # a shorter sentence: padding is masked
+    if pad:
+        src[0, 4:] = PAD_ID  # a shorter sentence: padding is masked
     tgt = torch.randint(3, vocab, (n, tgt_len), generator=g)
     tgt[:, 0] = BOS_ID
     return src, tgt
@@ -40,11 +41,13 @@ def test_registry_lists_the_models():
     assert "cross" in TRANSLATE_MODELS.get("gru-attention").extra["attention"]
 
 
+@pytest.mark.parametrize("pad", [True, False], ids=["padded", "no-padding"])
 @pytest.mark.parametrize("positions", ["sinusoidal", "learned"])
-def test_explicit_attention_equals_the_fused_path(positions):
+def test_explicit_attention_equals_the_fused_path(positions, pad):
+    # without padding every layer takes SDPA's mask-free path (is_causal in the decoder)
     torch.manual_seed(0)
     model = build_model(tiny(positions=positions), 30, 30).eval()
-    src, tgt = _batch()
+    src, tgt = _batch(pad=pad)
     fast = model(src, tgt)
     slow, _ = model(src, tgt, return_attention=True)
     assert fast.shape == (6, 5, 30)

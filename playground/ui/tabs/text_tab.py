@@ -1,8 +1,12 @@
 """Text tab: train a language model live, generate with it, and look at its attention.
 
 The tab has one page per mode (a tab bar at the top): **Generate** (:class:`GenerateMode`:
-corpus → tokenizer → GPT or LSTM trained live → streamed generation → attention maps);
-Translate slots in beside it as a second page.
+corpus → tokenizer → GPT or LSTM trained live → streamed generation → attention maps) and
+**Translate** (:class:`~playground.ui.tabs.translate_mode.TranslateMode`: sentence pairs →
+encoder–decoder trained live with BLEU / chrF → translation as you type → n-best list and
+cross-attention maps). The Translate mode imports torch (its form lists the model package's
+options), so it is built once torch has loaded, or when it is first needed; until then its
+page says it is loading.
 
 Thin by design: options come from the schema forms (:class:`TextTrainConfig`,
 :class:`GenerateConfig`, shared with ``playground generate``), every long piece of work is a
@@ -16,7 +20,12 @@ wires them together.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+import json
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from playground.text.generate_config import GenerateConfig
 from playground.text.train import TextTrainConfig
@@ -26,6 +35,18 @@ from playground.ui.tabs.text_corpus import CorpusPart
 from playground.ui.tabs.text_generate import GenerationPart
 from playground.ui.tabs.text_training import TextTrainingPart
 from playground.ui.tabs.text_view import GenerateView
+
+log = logging.getLogger(__name__)
+TRANSLATE_TITLE = "Translate — sequence to sequence"
+
+
+def run_task(run_dir: str) -> str | None:
+    """The task run.json names (None when it cannot be read: the mode's own checks say why)."""
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info.get("task") if isinstance(info, dict) else None
 
 
 class GenerateMode(QWidget):
@@ -123,7 +144,7 @@ class GenerateMode(QWidget):
 
 
 class TextTab(QWidget):
-    """The Text tab: a page per mode (Generate now; Translate joins it as a second page)."""
+    """The Text tab: a page per mode, Generate and Translate."""
 
     def __init__(self, appctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,18 +157,86 @@ class TextTab(QWidget):
         self.modes.addTab(self.generate, "Generate — language model")
         self.modes.setTabToolTip(0, "Train a GPT or LSTM on a corpus, generate text, look at "
                                     "attention.")
+        self._translate = None
+        self.translate_page = QWidget()  # holds the Translate mode once it is built
+        page_layout = QVBoxLayout(self.translate_page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        self._translate_note = QLabel("The Translate mode opens as soon as PyTorch has loaded "
+                                      "(a few seconds)…")
+        self._translate_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._translate_note.setWordWrap(True)
+        page_layout.addWidget(self._translate_note)
+        self.modes.addTab(self.translate_page, TRANSLATE_TITLE)
+        self.modes.setTabToolTip(1, "Train an encoder–decoder Transformer (or a GRU/LSTM with "
+                                    "attention) on sentence pairs, translate as you type, look "
+                                    "at cross-attention.")
         layout.addWidget(self.modes)
+        self.modes.currentChanged.connect(self._on_mode_changed)
+        appctx.torch_ready.connect(self._on_torch_ready)
+        if appctx.torch_loaded:
+            self.ensure_translate()
 
-    def resume_run(self, run_dir: str) -> None:
-        """Resume the text run ``run_dir`` (the Runs tab calls this)."""
+    # the Translate mode, built when torch is there ------------------------------------------
+    @property
+    def translate(self):
+        """The Translate mode (built now if it was not yet; None if it cannot be built)."""
+        return self.ensure_translate()
+
+    def ensure_translate(self):
+        if self._translate is not None:
+            return self._translate
+        try:
+            from playground.ui.tabs.translate_mode import TranslateMode
+
+            mode = TranslateMode(self.appctx)
+        except Exception as exc:  # noqa: BLE001 - the page says it; the Generate mode works on
+            log.exception("the Translate mode could not be built")
+            self._translate_note.setText(f"The Translate mode could not be loaded: {exc}")
+            return None
+        self._translate = mode
+        self._translate_note.hide()
+        self.translate_page.layout().addWidget(mode)
+        return mode
+
+    def _on_torch_ready(self) -> None:
+        if self.appctx.torch_loaded:  # False when importing torch failed
+            self.ensure_translate()
+
+    def _on_mode_changed(self, index: int) -> None:
+        if self.modes.widget(index) is self.translate_page and self.appctx.torch_loaded:
+            self.ensure_translate()
+
+    def _mode_for(self, run_dir: str):
+        """The mode that trains ``run_dir`` (its run.json task), shown."""
+        if run_task(run_dir) == "translate":
+            mode = self.ensure_translate()
+            if mode is not None:
+                self.modes.setCurrentWidget(self.translate_page)
+                return mode
         self.modes.setCurrentWidget(self.generate)
-        self.generate.resume_run(run_dir)
+        return self.generate
+
+    # what the Runs tab calls ----------------------------------------------------------------
+    def resume_run(self, run_dir: str, total: int | None = None) -> None:
+        """Resume the text or translate run ``run_dir`` in its mode, to ``total`` (iterations
+        of a text run, epochs of a translate run; default: the run's own)."""
+        mode = self._mode_for(str(run_dir))
+        if mode is self.generate:
+            training = self.generate.trainer.training
+            if total and training.select_run(str(run_dir)):
+                training.box.total_spin.setValue(int(total))
+                training.resume()
+                return
+            self.generate.resume_run(run_dir)
+        else:
+            mode.resume_run(run_dir, total)
 
     def start_from_run(self, run_dir: str, checkpoint: str = "best") -> None:
-        """Make the next Train start from ``run_dir`` (the Runs tab calls this)."""
-        self.modes.setCurrentWidget(self.generate)
-        self.generate.start_from_run(run_dir, checkpoint)
+        """Make the next Train of the run's mode start from ``run_dir``."""
+        self._mode_for(str(run_dir)).start_from_run(run_dir, checkpoint)
 
     def shutdown(self) -> None:
         """Cancel and join every job of every mode (the window calls this on close)."""
         self.generate.shutdown()
+        if self._translate is not None:
+            self._translate.shutdown()
