@@ -45,6 +45,9 @@ def create_window(argv: list[str] | None = None):
     from playground import APP_NAME
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    from playground.ui.jobs import collect_garbage_on_ui_thread
+
+    collect_garbage_on_ui_thread(app)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("Model Playground")
     app.setOrganizationName("")

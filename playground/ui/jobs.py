@@ -10,11 +10,15 @@ every logged point while the UI redraws at most ~30 times a second however fast 
 Stop sets the job's cancel flag; jobs check it at least once per batch, so the runner is idle
 again within a second. :func:`shutdown_all` (called when the window closes) cancels every
 running job and joins its thread, so no thread outlives the window.
+
+:func:`collect_garbage_on_ui_thread` (installed with the QApplication) keeps Python's cyclic
+garbage collector off the worker threads; see there.
 """
 
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import threading
 import time
@@ -32,6 +36,42 @@ log = logging.getLogger(__name__)
 
 DRAIN_INTERVAL_MS = 33
 _RUNNERS: weakref.WeakSet[JobRunner] = weakref.WeakSet()
+
+
+GC_INTERVAL_MS = 500
+_GC_TIMER: QTimer | None = None
+
+
+def collect_garbage_on_ui_thread(app: QObject) -> None:
+    """Turn Python's automatic cyclic garbage collection off and collect on a UI-thread timer.
+
+    Automatic collection runs on whichever thread happens to allocate when a threshold is
+    crossed. When that is a worker (a training job, the torch import) and the garbage holds Qt
+    objects of the UI thread (a closed tab's widgets in a reference cycle), their C++
+    destructors run on the worker, which can deadlock: the worker, inside ``~QObject`` and
+    holding Qt's signal-slot lock, waits for the GIL while the UI thread, holding the GIL,
+    waits for that lock (seen in the test suite). Collecting only here, every
+    ``GC_INTERVAL_MS`` with the interpreter's own generation thresholds, frees the same
+    garbage on the one thread that may delete widgets. pyqtgraph's ``GarbageCollector`` does
+    the same. Idempotent; the timer is a child of ``app``.
+    """
+    global _GC_TIMER
+    if _GC_TIMER is not None and shiboken6.isValid(_GC_TIMER):
+        return
+    thresholds = gc.get_threshold()
+    gc.disable()
+
+    def collect() -> None:
+        counts = gc.get_count()
+        if counts[0] <= thresholds[0]:
+            return
+        generation = 2 if counts[2] > thresholds[2] else 1 if counts[1] > thresholds[1] else 0
+        gc.collect(generation)
+
+    _GC_TIMER = QTimer(app)
+    _GC_TIMER.setInterval(GC_INTERVAL_MS)
+    _GC_TIMER.timeout.connect(collect)
+    _GC_TIMER.start()
 
 
 class _Worker(QThread):

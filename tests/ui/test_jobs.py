@@ -122,3 +122,37 @@ def test_a_runner_deleted_with_its_widget_mid_job_is_joined_at_close(qtbot):
     shutdown_all(5000)
     assert stopped.is_set()  # cancelled and joined
     assert runner._worker is None
+
+
+def test_garbage_holding_qt_objects_is_freed_on_the_ui_thread_not_a_worker(qtbot):
+    # A worker that allocates would otherwise run the cyclic collector itself and destroy the
+    # UI thread's Qt objects there (a deadlock seen in the suite); the app collects on a timer.
+    import gc
+    import weakref
+
+    from PySide6.QtCore import QObject
+
+    assert not gc.isenabled()
+    where: list = []
+
+    class Holder:
+        pass
+
+    def make_garbage():
+        h = Holder()
+        h.qt, h.me = QObject(), h  # a reference cycle holding a Qt object
+        weakref.finalize(h, lambda: where.append(threading.current_thread()))
+
+    make_garbage()
+
+    def churn():  # far more new cycles than the first generation's threshold
+        for _ in range(20 * gc.get_threshold()[0]):
+            a: list = []
+            a.append(a)
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    worker.join()
+    assert where == []
+    qtbot.waitUntil(lambda: bool(where), timeout=5000)
+    assert where == [threading.main_thread()]

@@ -76,7 +76,8 @@ TINY_GPT = dict(model="gpt", n_layer=2, n_head=2, n_embd=32, block_size=32, batc
 def test_train_generate_and_attention(tab, qtbot):
     mode = tab.generate
     v = mode.view
-    assert tab.modes.count() == 1 and "Generate" in tab.modes.tabText(0)
+    assert tab.modes.count() == 2 and "Generate" in tab.modes.tabText(0)
+    assert "Translate" in tab.modes.tabText(1)
     summary = v.corpus_summary.text()
     for word in ("465,", "characters", "lines", "words"):
         assert word in summary
