@@ -8,8 +8,8 @@ lists of token ids without the begin and end tokens.
 * :func:`greedy` takes the most likely token at every step.
 * :func:`beam_search` keeps the ``width`` best partial translations (sum of token
   log-probabilities); a hypothesis that ends is set aside when it ranks among the ``width``
-  best candidates of its step, and a sentence is done once ``width`` hypotheses have ended
-  (fairseq's rule). Finished hypotheses are ranked by ``score / lp`` with GNMT's length
+  best candidates of its step, and a sentence is done once it has ``width`` ended hypotheses
+  and no live one could still rank above the worst of them. Finished hypotheses are ranked by ``score / lp`` with GNMT's length
   penalty ``lp = ((5 + length) / 6) ** length_penalty`` (Wu et al., 2016): 0 ranks by the raw
   log-probability, which favours short outputs; about 0.6–1.0 evens that out. With
   ``width=1`` beam search returns exactly the greedy translation (a test checks it).
@@ -137,11 +137,26 @@ def beam_search(model, src: torch.Tensor, *, width: int = 4, length_penalty_alph
                     new_sent.append(b)
                     kept += 1
             start = end
-        # sentences that are done: enough finished hypotheses, or the length limit reached
+        # keep each sentence's ``width`` best finished hypotheses; a sentence is done when it
+        # has ``width`` and none of its live ones could still rank above the worst of them,
+        # even ending at the next step (Hugging Face's rule; fairseq's "done at ``width``
+        # finished" stops too early when a peaked model's runners-up end at once: measured on
+        # the numbers demo, it dropped the greedy path and scored 69 % exact vs greedy's 89 %)
+        best_live: dict[int, float] = {}
+        for ids, lp, b in zip(new_ids, new_lp, new_sent, strict=True):
+            bound = lp / length_penalty(len(ids) + 1, length_penalty_alpha)
+            best_live[b] = max(best_live.get(b, -float("inf")), bound)
+        done = set()
+        for b in set(new_sent) | {b for b in range(B) if finished[b]}:
+            if len(finished[b]) > width:
+                finished[b] = sorted(finished[b], key=lambda h: -h.score)[:width]
+            if len(finished[b]) >= width and (
+                    best_live.get(b, -float("inf")) <= min(h.score for h in finished[b])):
+                done.add(b)
         rows, toks, ids_l, lp_l, sent_l = [], [], [], [], []
         for row, tok, ids, lp, b in zip(new_rows, new_toks, new_ids, new_lp, new_sent,
                                         strict=True):
-            if len(finished[b]) >= width:
+            if b in done:
                 continue
             if step >= limits[b]:
                 finished[b].append(Hypothesis(

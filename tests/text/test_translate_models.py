@@ -134,6 +134,47 @@ def test_beam_width_one_equals_greedy_and_nbest_is_ranked(name):
             assert hyps[0].logprob >= greedy_lp - 1e-4
 
 
+class _PeakedModel:
+    """A hand-made decoder: after the begin token or token 5 it says 5 with p = 0.9 (and the
+    end token after six 5s); after any other token it ends at once. Its runners-up end early,
+    so a beam that stops once ``width`` hypotheses have ended loses the best path."""
+
+    max_len = 64
+    V = 10
+
+    def eval(self):
+        return self
+
+    def encode(self, src):
+        return {"memory": src.float()}
+
+    def decode(self, enc, ys):
+        rows = []
+        for y in ys.tolist():
+            p = torch.full((self.V,), 1e-4)
+            if y[-1] in (BOS_ID, 5):
+                fives = sum(1 for t in y if t == 5)
+                if fives >= 6:
+                    p[EOS_ID] = 0.99
+                else:
+                    p[5], p[6], p[7], p[EOS_ID] = 0.9, 0.04, 0.04, 0.02
+            else:
+                p[EOS_ID] = 0.99
+            rows.append(p.log())
+        out = torch.stack(rows)[:, None, :]                          # (N, 1, V)
+        return out.expand(-1, ys.size(1), -1)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_keeps_the_best_path_when_the_runners_up_end_early(alpha):
+    src = torch.tensor([[3, 4, EOS_ID]])
+    model = _PeakedModel()
+    assert greedy(model, src) == [[5] * 6]
+    hyps = beam_search(model, src, width=2, nbest=2, length_penalty_alpha=alpha)[0]
+    assert list(hyps[0].ids) == [5] * 6 and hyps[0].finished
+    assert hyps[0].score >= hyps[1].score
+
+
 def test_bleu_and_chrf_are_sacrebleus():
     import sacrebleu
 
