@@ -2,7 +2,7 @@
 ``nn.Transformer`` on held-out splits of eng-deu (and Transformer vs GRU-attention).
 
     python benchmarks/bench_translate.py demo [--threads 1] [--epochs N] [--set k=v ...]
-    python benchmarks/bench_translate.py engdeu --pairs 5000 [--threads 1]
+    python benchmarks/bench_translate.py engdeu --pairs 5000 [--seeds 1,2,3] [--threads 1]
 
 ``demo``: trains ``demo:numbers-en-fr`` with the app's defaults (``--set`` overrides a field)
 and reports exact-match accuracy on the held-out test numbers (greedy and beam 4), the
@@ -16,8 +16,8 @@ trains, in this one process, one after the other:
    model, recipe and best-BLEU checkpoint);
 2. a plain PyTorch baseline written here: ``torch.nn.Transformer`` of similar size on the
    *same* tokenised training pairs (the app's SentencePiece model), Adam with the usual
-   inverse-square-root warm-up, label smoothing 0.1, random batches, for the *same wall
-   time* the app's training took (evaluations included);
+   inverse-square-root warm-up, label smoothing 0.1, random batches of the app's batch size,
+   for the *same wall time* the app's training took (evaluations included);
 3. the app's GRU-attention model with the default settings.
 
 All are scored on the same held-out test pairs (never seen in training or validation) with
@@ -242,50 +242,74 @@ def subset(n_pairs: int, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def bench_engdeu(args) -> dict:
+    if not DATA.is_file():
+        raise SystemExit(f"{DATA} is absent")
+    seeds = [int(x) for x in str(args.seeds).split(",") if x.strip()]
+    runs = [engdeu_once(args, seed) for seed in seeds]
+    report = {"benchmark": f"translate eng-deu {args.pairs} pairs", "threads": args.threads,
+              "seeds": seeds, "config": runs[0].pop("config"), "runs": runs}
+    for side in ("app", "baseline", "gru_attention"):
+        if side not in runs[0]:
+            continue
+        report[f"{side}_mean"] = {
+            f"{decode}_{metric}": round(sum(r[side][decode][metric] for r in runs) / len(runs), 2)
+            for decode in ("greedy", "beam4") for metric in ("bleu", "chrf")}
+    a, b = report["app_mean"], report["baseline_mean"]
+    report["app_minus_baseline_bleu_greedy"] = round(a["greedy_bleu"] - b["greedy_bleu"], 2)
+    report["app_minus_baseline_bleu_beam4"] = round(a["beam4_bleu"] - b["beam4_bleu"], 2)
+    report["beam_not_below_greedy"] = a["beam4_bleu"] >= a["greedy_bleu"]
+    report["target"] = ("app defaults >= plain nn.Transformer (same wall time), mean over "
+                        "seeds, greedy and beam; beam >= greedy")
+    report["met"] = (report["app_minus_baseline_bleu_greedy"] >= 0
+                     and report["app_minus_baseline_bleu_beam4"] >= 0
+                     and report["beam_not_below_greedy"])
+    return report
+
+
+def engdeu_once(args, seed: int) -> dict:
+    """One seed: the seed picks the subset's split, the app's initialisation and batch
+    order, and the baseline's."""
+    from playground.text.pairs import load_pairs
     from playground.text.tokenizers import load_pair_tokenizer
     from playground.text.translate_train import TranslateConfig
 
-    if not DATA.is_file():
-        raise SystemExit(f"{DATA} is absent")
     pairs = subset(args.pairs)
-    cfg = apply_sets(TranslateConfig(), args.set)
-    report = {"benchmark": f"translate eng-deu {args.pairs} pairs", "threads": args.threads,
-              "config": _config(cfg)}
+    cfg = apply_sets(apply_sets(TranslateConfig(), args.set), [f"seed={seed}"])
+    report = {"seed": seed, "config": _config(cfg)}
     with tempfile.TemporaryDirectory() as home:
         path = Path(home) / "pairs.tsv"
         path.write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
-        from playground.text.pairs import load_pairs
-
         split = load_pairs(path, max_length=cfg.max_length).split(
             cfg.val_fraction, cfg.test_fraction, cfg.seed)
         report["split"] = split.sizes()
-        print(f"app ({cfg.model}) …", flush=True)
+        print(f"seed {seed}: app ({cfg.model}) …", flush=True)
         result, seconds = train_app(cfg, str(path), home)
-        report["app"] = {"train_seconds": round(seconds, 1), "parameters": result["parameters"],
+        report["app"] = {"train_seconds": round(seconds, 1), "steps": result.get("steps"),
+                         "parameters": result["parameters"],
                          "epochs": result.get("epochs_done"),
                          "best_val_bleu": result.get("best_val_bleu"),
                          **app_scores(result["run_dir"], split.test)}
-        print(json.dumps({k: v for k, v in report["app"].items() if k != "greedy"},
-                         default=str)[:400], flush=True)
         tok = load_pair_tokenizer(result["run_dir"])
-        print(f"baseline nn.Transformer for {seconds:.0f} s …", flush=True)
-        model, steps, params = train_baseline(tok, split.train, seconds)
+        print(f"seed {seed}: baseline nn.Transformer for {seconds:.0f} s …", flush=True)
+        model, steps, params = train_baseline(tok, split.train, seconds,
+                                              batch_size=cfg.batch_size, seed=seed)
         test = [(" ".join(s.split()), t) for s, t in split.test]
         report["baseline"] = {"train_seconds": round(seconds, 1), "steps": steps,
-                              "parameters": params,
+                              "batch_size": cfg.batch_size, "parameters": params,
                               "greedy": score(model, tok, test, beam=1),
                               "beam4": score(model, tok, test, beam=4)}
         if not args.skip_gru:
             gru = apply_sets(cfg, ["model=gru-attention"])
-            print("app (gru-attention) …", flush=True)
+            print(f"seed {seed}: app (gru-attention) …", flush=True)
             result, seconds = train_app(gru, str(path), home)
             report["gru_attention"] = {"train_seconds": round(seconds, 1),
                                        "parameters": result["parameters"],
                                        **app_scores(result["run_dir"], split.test)}
-    a, b = report["app"], report["baseline"]
-    report["app_vs_baseline_bleu_greedy"] = round(a["greedy"]["bleu"] - b["greedy"]["bleu"], 2)
-    report["app_vs_baseline_bleu_beam4"] = round(a["beam4"]["bleu"] - b["beam4"]["bleu"], 2)
-    report["beam_not_below_greedy"] = a["beam4"]["bleu"] >= a["greedy"]["bleu"]
+    for side in ("app", "baseline", "gru_attention"):
+        if side in report:
+            r = report[side]
+            print(f"seed {seed} {side}: greedy BLEU {r['greedy']['bleu']} chrF "
+                  f"{r['greedy']['chrf']}, beam4 BLEU {r['beam4']['bleu']}", flush=True)
     return report
 
 
@@ -297,6 +321,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=0)
     parser.add_argument("--set", action="append", metavar="FIELD=VALUE")
     parser.add_argument("--skip-gru", action="store_true")
+    parser.add_argument("--seeds", default="1", help="engdeu: comma-separated seeds")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     import torch
@@ -306,7 +331,7 @@ def main(argv=None) -> int:
     report = bench_demo(args) if args.mode == "demo" else bench_engdeu(args)
     name = "translate_demo" if args.mode == "demo" else f"translate_engdeu_{args.pairs}"
     write_report(args.out or RESULTS / f"{name}.json", report)
-    print(json.dumps({k: v for k, v in report.items() if k not in ("config",)},
+    print(json.dumps({k: v for k, v in report.items() if k not in ("config", "runs")},
                      indent=1, default=str)[:3000])
     return 0
 

@@ -68,7 +68,13 @@ TASK = "translate"
 
 @dataclass
 class TranslateConfig:
-    """Options of a translation run (defaults tuned on the numbers demo and eng-deu)."""
+    """Options of a translation run (defaults tuned on the numbers demo and eng-deu).
+
+    Measured on 5,000 eng-deu pairs, 10 epochs (``benchmarks/bench_translate.py``, tuned on
+    validation BLEU): one vocabulary per language, an output layer of its own and batches of
+    32 reach test BLEU 12.2 (10.6–13.6 over 3 seeds) where one shared, three-way tied
+    vocabulary at batch 64 reached 2.2 (1.6, 2.9); each change alone gave about 7.5.
+    """
 
     model: str = option("transformer", label="Model", choices=TRANSLATE_MODELS.names,
                         group="Model", help="transformer: encoder–decoder Transformer; "
@@ -76,7 +82,7 @@ class TranslateConfig:
     tokenizer: str = option("bpe:2000", label="Tokenizer", group="Tokenizer",
                             help="char, bpe:N or unigram:N (SentencePiece with at most N "
                                  "pieces; a small corpus gets fewer).")
-    shared_vocab: bool = option(True, label="One vocabulary for both languages",
+    shared_vocab: bool = option(False, label="One vocabulary for both languages",
                                 group="Tokenizer", help="One tokenizer trained on both sides "
                                                         "(and one embedding); off: one each.")
     swap: bool = option(False, label="Swap direction", group="Data",
@@ -102,7 +108,7 @@ class TranslateConfig:
                          group="Transformer")
     positions: str = option("sinusoidal", label="Positions", choices=POSITIONS,
                             group="Transformer")
-    tie_embeddings: bool = option(True, label="Tie embeddings", group="Model",
+    tie_embeddings: bool = option(False, label="Tie embeddings", group="Model",
                                   help="The output layer shares the target embedding.")
     dropout: float = option(0.1, label="Dropout", min=0.0, max=0.9, step=0.05, group="Model")
     rnn_hidden: int = option(128, label="RNN hidden size", min=8, max=4096, step=8,
@@ -112,7 +118,7 @@ class TranslateConfig:
                           group="Model", advanced=True,
                           help="Longer tokenised sentences are cut for training.")
     epochs: int = option(10, label="Epochs", min=1, max=10_000, group="Training")
-    batch_size: int = option(64, label="Batch size", min=1, max=4096, group="Training",
+    batch_size: int = option(32, label="Batch size", min=1, max=4096, group="Training",
                              help="Sentence pairs per step.")
     learning_rate: float = option(2e-3, label="Learning rate", min=1e-7, max=1.0, log=True,
                                   group="Training", help="Peak rate after warm-up.")

@@ -42,15 +42,20 @@ def _evals(run_dir):
             for r in open_run(run_dir).metrics() if "val_bleu" in r]
 
 
-@pytest.mark.parametrize("model", ["transformer", "gru-attention"])
-def test_a_tiny_run_learns_and_writes_its_folder(tmp_path, pairs_file, model):
+@pytest.mark.parametrize("model, shared", [("transformer", False), ("gru-attention", True)])
+def test_a_tiny_run_learns_and_writes_its_folder(tmp_path, pairs_file, model, shared):
     ctx = CollectingContext()
-    event = run_job(make_train_job(tiny(model=model), str(pairs_file), home=tmp_path), ctx)
+    event = run_job(make_train_job(tiny(model=model, shared_vocab=shared), str(pairs_file),
+                                   home=tmp_path), ctx)
     assert isinstance(event, ev.Finished) and not event.stopped, event
     result = event.result
     run = open_run(result["run_dir"])
     assert run.info()["task"] == "translate" and run.best_checkpoint.is_file()
-    assert (run.path / "tokenizer.model").is_file()
+    if shared:  # one tokenizer for both sides, else one each
+        assert (run.path / "tokenizer.model").is_file()
+    else:
+        for side in ("source_tokenizer", "target_tokenizer"):
+            assert (run.path / side / "tokenizer.model").is_file()
     losses = [m.value for m in ctx.of_type(ev.Metric)
               if m.name == "loss" and m.split == "train" and m.axis == "epoch"]
     assert len(losses) == 3 and losses[-1] < losses[0]
