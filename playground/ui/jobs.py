@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import shiboken6
@@ -193,6 +193,15 @@ class JobRunner(QObject):
         self.event.emit(terminal)
         self.finished.emit(terminal)
         self.busy_changed.emit(False)
+
+
+def cancel_and_join(runners: Iterable[JobRunner]) -> None:
+    """Cancel every runner's job first (so they all stop at once), then join each thread."""
+    runners = list(runners)
+    for runner in runners:
+        runner.cancel()
+    for runner in runners:
+        runner.shutdown()
 
 
 def _alive(runner: JobRunner) -> bool:

@@ -43,12 +43,15 @@ class RegistryWatcher(QObject):
         self._unsubscribe()
 
 
-def apply_model_uses(form: Any, registry: Any, model: str) -> None:
-    """Enable the fields of ``form`` that ``model`` reads and grey out those only others read.
+def apply_model_uses(form: Any, registry: Any, model: str | None = None) -> None:
+    """Enable the fields of ``form`` that ``model`` (default: the one chosen in the form's
+    ``model`` menu) reads and grey out those only others read.
 
     A field that no entry lists in ``extra["uses"]`` is left alone; an entry without ``uses``
     (or one not registered) enables every listed field.
     """
+    if model is None:
+        model = str(form.widget_for("model").currentData())
     listed: set[str] = set()
     for entry in registry:
         listed.update(entry.extra.get("uses", ()))

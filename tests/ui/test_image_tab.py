@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from playground.core import events as ev
-from playground.ui.appctx import AppContext
-from tests.ui.qt_helpers import drop_files
+from tests.ui.qt_helpers import drop_files, open_tab
 
 
 @pytest.fixture
@@ -19,13 +18,8 @@ def tab(qtbot):
 
     from playground.ui.tabs.image_tab import ImageTab
 
-    appctx = AppContext()
-    notices: list[tuple[str, str]] = []
-    appctx.notice.connect(lambda level, msg, details: notices.append((level, msg)))
-    widget = ImageTab(appctx)
-    widget.notices = notices
-    qtbot.addWidget(widget)
-    widget.resize(1300, 850)
+    widget = open_tab(qtbot, ImageTab, (1300, 850), show=False)
+    appctx = widget.appctx
     with qtbot.waitSignal(widget.data_runner.finished, timeout=60000):
         appctx.torch_loaded = True
         appctx.torch_ready.emit()

@@ -15,9 +15,8 @@ import soundfile as sf
 
 from playground.core import events as ev
 from playground.speech.synth import ASSETS_DIR
-from playground.ui.appctx import AppContext
 from tests.ui.fake_audio import FakeBackend
-from tests.ui.qt_helpers import drop_files
+from tests.ui.qt_helpers import drop_files, open_tab
 
 
 def _make_tab(qtbot, monkeypatch, backend):
@@ -27,14 +26,8 @@ def _make_tab(qtbot, monkeypatch, backend):
     from playground.ui.tabs.speech_tab import SpeechTab
 
     monkeypatch.setattr(synth, "espeak_path", lambda: None)  # the shipped clips, as on CI
-    appctx = AppContext()
-    notices: list[tuple[str, str]] = []
-    appctx.notice.connect(lambda level, msg, details: notices.append((level, msg)))
-    widget = SpeechTab(appctx, audio_backend=backend)
-    widget.notices = notices
-    qtbot.addWidget(widget)
-    widget.resize(1400, 900)
-    widget.show()
+    widget = open_tab(qtbot, lambda appctx: SpeechTab(appctx, audio_backend=backend))
+    appctx = widget.appctx
     with qtbot.waitSignal(widget.data_runner.finished, timeout=60000):
         appctx.torch_loaded = True
         appctx.torch_ready.emit()

@@ -13,22 +13,7 @@ import pytest
 
 from playground.core import events as ev
 from playground.ui.appctx import AppContext
-
-
-def _set(form, name, value):
-    w = form.widget_for(name)
-    if hasattr(w, "setValue"):
-        w.setValue(value)
-    elif hasattr(w, "setChecked"):
-        w.setChecked(value)
-    else:
-        w.setCurrentIndex(w.findData(value))
-
-
-def _notices(appctx):
-    notices: list[tuple[str, str]] = []
-    appctx.notice.connect(lambda level, msg, details: notices.append((level, msg)))
-    return notices
+from tests.ui.qt_helpers import collect_notices, open_tab, set_fields
 
 
 @pytest.fixture
@@ -39,11 +24,8 @@ def image_tab(qtbot):
     torch.set_num_threads(1)  # the machine is shared
     from playground.ui.tabs.image_tab import ImageTab
 
-    appctx = AppContext()
-    widget = ImageTab(appctx)
-    widget.notices = _notices(appctx)
-    qtbot.addWidget(widget)
-    widget.resize(1300, 850)
+    widget = open_tab(qtbot, ImageTab, (1300, 850), show=False)
+    appctx = widget.appctx
     with qtbot.waitSignal(widget.data_runner.finished, timeout=60000):
         appctx.torch_loaded = True
         appctx.torch_ready.emit()
@@ -63,8 +45,7 @@ def test_image_stop_resume_and_start_from_run(image_tab, qtbot):
     tab, v = image_tab, image_tab.view
     box = v.runs_box
     assert not box.resume_button.isEnabled()  # nothing to resume yet
-    for name, value in (("epochs", 2), ("image_size", 16), ("batch_size", 32)):
-        _set(v.form, name, value)
+    set_fields(v.form, epochs=2, image_size=16, batch_size=32)
 
     # Train, and Stop as soon as the first loss point is drawn
     def stop_at_first_loss(event):
@@ -105,8 +86,7 @@ def test_image_stop_resume_and_start_from_run(image_tab, qtbot):
     # the reused layers frozen, for one epoch: a new run that names its parent
     with qtbot.waitSignal(tab.data_runner.finished, timeout=60000):
         v.source_combo.setCurrentIndex(v.source_combo.findData("demo:digits"))
-    for name, value in (("epochs", 1), ("image_size", 16), ("batch_size", 32)):
-        _set(v.form, name, value)
+    set_fields(v.form, epochs=1, image_size=16, batch_size=32)
     tab.start_from_run(run_dir, "last")
     assert box.start_from_check.isChecked() and box.checkpoint_combo.currentData() == "last"
     assert "starts a new run from" in box.note.text() and "fresh weights" in box.note.text()
@@ -142,7 +122,7 @@ def test_text_resume_further_and_start_from_run(qtbot):
     from playground.ui.tabs.text_tab import TextTab
 
     appctx = AppContext()
-    notices = _notices(appctx)
+    notices = collect_notices(appctx)
     tab = TextTab(appctx)
     qtbot.addWidget(tab)
     tab.show()
@@ -152,8 +132,7 @@ def test_text_resume_further_and_start_from_run(qtbot):
         qtbot.waitUntil(lambda: mode.tokenizer is not None, timeout=30000)
         appctx.torch_loaded = True
         appctx.torch_ready.emit()
-        for name, value in TINY_GPT.items():
-            _set(v.form, name, value)
+        set_fields(v.form, **TINY_GPT)
         end = _finish(qtbot, mode, v.train_button.click)
         assert isinstance(end, ev.Finished), getattr(end, "details", end)
         run_dir = mode.current_run
@@ -174,7 +153,7 @@ def test_text_resume_further_and_start_from_run(qtbot):
         # start from it: the new run uses the parent's tokenizer and names its parent
         tab.start_from_run(run_dir)
         assert v.train_button.text() == "Train from run"
-        _set(v.form, "max_iters", 6)
+        set_fields(v.form, max_iters=6)
         end = _finish(qtbot, mode, v.train_button.click)
         assert isinstance(end, ev.Finished), getattr(end, "details", end)
         info = json.loads((Path(mode.current_run) / "run.json").read_text())

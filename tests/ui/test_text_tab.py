@@ -12,8 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from playground.core import events as ev
-from playground.ui.appctx import AppContext
-from tests.ui.qt_helpers import drop_files
+from tests.ui.qt_helpers import drop_files, open_tab, set_fields
 
 
 @pytest.fixture
@@ -24,16 +23,10 @@ def tab(qtbot):
     torch.set_num_threads(1)  # the machine is shared
     from playground.ui.tabs.text_tab import TextTab
 
-    appctx = AppContext()
-    notices: list[tuple[str, str]] = []
-    appctx.notice.connect(lambda level, msg, details: notices.append((level, msg)))
-    widget = TextTab(appctx)
-    widget.notices = notices
-    qtbot.addWidget(widget)
-    widget.resize(1400, 900)
-    widget.show()
+    widget = open_tab(qtbot, TextTab)
     mode = widget.generate
     qtbot.waitUntil(lambda: mode.tokenizer is not None, timeout=30000)
+    appctx = widget.appctx
     appctx.torch_loaded = True
     appctx.torch_ready.emit()
     qtbot.waitUntil(lambda: "parameters" in mode.view.model_info.text(), timeout=30000)
@@ -46,20 +39,9 @@ def _plain(label) -> str:
     return re.sub(r"<[^>]+>", "", label.text())
 
 
-def _set(form, **values):
-    for name, value in values.items():
-        w = form.widget_for(name)
-        if hasattr(w, "setValue"):
-            w.setValue(value)
-        elif hasattr(w, "setChecked"):
-            w.setChecked(value)
-        else:
-            w.setCurrentIndex(w.findData(value))
-
-
 def _train(mode, qtbot, **values):
     v = mode.view
-    _set(v.form, **values)
+    set_fields(v.form, **values)
     with qtbot.waitSignal(mode.train_runner.finished, timeout=120000) as blocker:
         v.train_button.click()
         assert not v.train_button.isEnabled() and v.stop_button.isEnabled()
@@ -85,7 +67,7 @@ def test_train_generate_and_attention(tab, qtbot):
     info = _plain(v.model_info)
     assert "parameters" in info and "tokens per step" in info
 
-    _set(v.form, **TINY_GPT)
+    set_fields(v.form, **TINY_GPT)
     qtbot.waitUntil(lambda: "256 tokens per step" in _plain(v.model_info), timeout=10000)
     _train(mode, qtbot, **TINY_GPT)
     xs, ys = v.curves.series("loss", "train", "step")
@@ -103,7 +85,7 @@ def test_train_generate_and_attention(tab, qtbot):
     mode.generate_runner.event.connect(
         lambda e: chunks.append(e) if isinstance(e, ev.TextChunk) else None)
     v.prompt_edit.setPlainText("The ")
-    _set(v.options_form, max_new_tokens=60, seed=3)
+    set_fields(v.options_form, max_new_tokens=60, seed=3)
     with qtbot.waitSignal(mode.generate_runner.finished, timeout=60000) as blocker:
         v.generate_button.click()
     assert isinstance(blocker.args[0], ev.Finished), blocker.args[0]
@@ -249,7 +231,7 @@ def test_generate_before_training_and_lstm_note(tab, qtbot):
            sample_tokens=0, warmup_iters=0)
     assert v.run_combo.currentData() == mode.current_run
     assert "LSTM" in v.run_info.text()
-    _set(v.options_form, max_new_tokens=10)
+    set_fields(v.options_form, max_new_tokens=10)
     with qtbot.waitSignal(mode.generate_runner.finished, timeout=60000) as blocker:
         v.generate_button.click()
     assert isinstance(blocker.args[0], ev.Finished), blocker.args[0]
@@ -260,7 +242,7 @@ def test_generate_before_training_and_lstm_note(tab, qtbot):
 def test_stop_keeps_the_model_and_stops_generation(tab, qtbot):
     mode = tab.generate
     v = mode.view
-    _set(v.form, **{**TINY_GPT, "max_iters": 1_000_000, "eval_interval": 5,
+    set_fields(v.form, **{**TINY_GPT, "max_iters": 1_000_000, "eval_interval": 5,
                     "sample_tokens": 5})
     v.train_button.click()
     qtbot.waitUntil(lambda: v.run_combo.currentData() is not None, timeout=60000)
@@ -275,7 +257,7 @@ def test_stop_keeps_the_model_and_stops_generation(tab, qtbot):
     assert v.run_combo.currentData() == mode.current_run
     assert "training…" not in v.run_combo.currentText()
 
-    _set(v.options_form, max_new_tokens=100_000)
+    set_fields(v.options_form, max_new_tokens=100_000)
     v.generate_button.click()
     qtbot.waitUntil(lambda: len(v.output.text()) > 20, timeout=60000)
     with qtbot.waitSignal(mode.generate_runner.finished, timeout=30000) as blocker:

@@ -16,38 +16,18 @@ import pytest
 from PySide6.QtTest import QTest
 
 from playground.core import events as ev
-from playground.ui.appctx import AppContext
-from tests.ui.qt_helpers import drop_files
+from tests.ui.qt_helpers import drop_files, open_tab, set_fields
 
 TINY = dict(n_layer=1, n_head=2, n_embd=32, ff_dim=64, epochs=2, batch_size=256,
             learning_rate=5e-3, val_sentences=40, samples=3, max_len=48)
-
-
-def _set(form, **values):
-    for name, value in values.items():
-        w = form.widget_for(name)
-        if hasattr(w, "setValue"):
-            w.setValue(value)
-        elif hasattr(w, "setChecked"):
-            w.setChecked(value)
-        elif hasattr(w, "setText"):
-            w.setText(value)
-        else:
-            w.setCurrentIndex(w.findData(value))
 
 
 @pytest.fixture
 def tab(qtbot, one_thread):
     from playground.ui.tabs.text_tab import TextTab
 
-    appctx = AppContext()
-    notices: list[tuple[str, str]] = []
-    appctx.notice.connect(lambda level, msg, details: notices.append((level, msg)))
-    widget = TextTab(appctx)
-    widget.notices = notices
-    qtbot.addWidget(widget)
-    widget.resize(1400, 900)
-    widget.show()
+    widget = open_tab(qtbot, TextTab)
+    appctx = widget.appctx
     appctx.torch_loaded = True
     appctx.torch_ready.emit()  # the Translate mode is built once torch is there
     mode = widget.translate
@@ -60,7 +40,7 @@ def tab(qtbot, one_thread):
 
 def _train(mode, qtbot, notices=()):
     v = mode.view
-    _set(v.form, **TINY, tokenizer="bpe:300")
+    set_fields(v.form, **TINY, tokenizer="bpe:300")
     with qtbot.waitSignal(mode.train_runner.finished, timeout=120000) as blocker:
         v.train_button.click()
         assert mode.train_runner.is_busy(), list(notices)
@@ -189,7 +169,7 @@ def test_a_bad_pairs_file_is_named_in_the_status_bar(tab, qtbot, tmp_path):
     assert "not usable pairs" in v.pairs_summary.text() and mode.data.preview is None
 
     tab.notices.clear()  # Train fails with the same sentence; the mode returns to idle
-    _set(v.form, **TINY, tokenizer="bpe:300")
+    set_fields(v.form, **TINY, tokenizer="bpe:300")
     with qtbot.waitSignal(mode.train_runner.finished, timeout=30000) as blocker:
         v.train_button.click()
     assert isinstance(blocker.args[0], ev.Failed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,14 +11,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
-    QSplitter,
     QTableWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
+from playground.ui.tabs.settings_column import data_box, settings_column, two_columns
 from playground.ui.tabs.task_common import RunActionsBox
 from playground.ui.widgets.bars import TopKBars
 from playground.ui.widgets.curves import CurvesPanel
@@ -39,28 +37,11 @@ class ImageTabView(QWidget):
 
     def __init__(self, config_cls: type, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(splitter)
-
         # left column ----------------------------------------------------------------------
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-
-        data_box = QGroupBox("Data")
-        data_layout = QVBoxLayout(data_box)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Source:"))
-        self.source_combo = QComboBox()
-        row.addWidget(self.source_combo, 1)
-        data_layout.addLayout(row)
         self.data_drop = DropZone(accept_files=set(), accept_folders=True, multiple=False,
                                   hint="Drop a folder with one sub-folder per class "
                                        "(or train/ and val/), or click to choose…")
-        self.data_drop.setMinimumHeight(60)
-        data_layout.addWidget(self.data_drop)
+        source_box, data_layout, self.source_combo = data_box("Data", self.data_drop, 60)
         self.data_summary = QLabel("Pick a data source.")
         self.data_summary.setWordWrap(True)
         data_layout.addWidget(self.data_summary)
@@ -87,18 +68,14 @@ class ImageTabView(QWidget):
         model_layout.addWidget(self.form)
 
         self.runs_box = RunActionsBox("epochs")
-        left_layout.addWidget(settings_scroll(data_box, model_box, self.runs_box), 1)
-        buttons, self.train_button, self.stop_button = train_stop_buttons()
-        left_layout.addLayout(buttons)
-        left.setMinimumWidth(340)
-        splitter.addWidget(left)
+        left, self.train_button, self.stop_button = settings_column(
+            (source_box, model_box, self.runs_box), 340)
 
         # right pages ----------------------------------------------------------------------
         self.pages = QTabWidget()
-        splitter.addWidget(self.pages)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([400, 1000])
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(two_columns(left, self.pages, (400, 1000)))
 
         training = QWidget()
         t_layout = QVBoxLayout(training)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QFileDialog
 from playground.core import events as ev
 from playground.core.errors import PlaygroundError
 from playground.ui.appctx import AppContext
-from playground.ui.jobs import JobRunner
+from playground.ui.jobs import JobRunner, cancel_and_join
 from playground.ui.recorder import (
     NO_MICROPHONE,
     AudioBackend,
@@ -32,7 +32,8 @@ from playground.ui.recorder import (
     ClipPlayer,
     Recorder,
 )
-from playground.ui.tabs.speech_view import ERROR_STYLE, MUTED_STYLE, WARNING_STYLE, SpeechTabView
+from playground.ui.tabs.settings_column import ERROR_STYLE
+from playground.ui.tabs.speech_view import MUTED_STYLE, WARNING_STYLE, SpeechTabView
 from playground.ui.widgets.combo import fill_combo
 
 log = logging.getLogger(__name__)
@@ -550,7 +551,4 @@ class ClipController(QObject):
         if self.recorder.is_recording():
             self.recorder.stop("the window closed")
         self.player.stop()
-        for runner in self.runners():
-            runner.cancel()
-        for runner in self.runners():
-            runner.shutdown()
+        cancel_and_join(self.runners())

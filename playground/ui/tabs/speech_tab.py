@@ -26,12 +26,12 @@ from playground.speech.datasets import DEFAULT_LABEL_PATTERN
 from playground.speech.models import REGISTRY
 from playground.speech.train import CTCTrainConfig, KeywordTrainConfig
 from playground.ui.appctx import AppContext
-from playground.ui.jobs import JobRunner
+from playground.ui.jobs import JobRunner, cancel_and_join
 from playground.ui.recorder import AudioBackend
 from playground.ui.registry_watch import RegistryWatcher, apply_model_uses
+from playground.ui.tabs.settings_column import ERROR_STYLE, ready_to_train
 from playground.ui.tabs.speech_clip import ClipController, DatasetTarget
 from playground.ui.tabs.speech_view import (
-    ERROR_STYLE,
     PAGE_AUDIO,
     PAGE_TRAINING,
     TASKS,
@@ -380,7 +380,7 @@ class SpeechTab(QWidget):
     def _apply_model_fields(self) -> None:
         """Grey out the options the chosen model does not read (its entry's ``uses``)."""
         for form in (self.view.keyword_form, self.view.ctc_form):
-            apply_model_uses(form, REGISTRY, str(form.widget_for("model").currentData()))
+            apply_model_uses(form, REGISTRY)
 
     def _on_form_changed(self, name: str = "") -> None:
         if name in ("model", ""):
@@ -421,10 +421,7 @@ class SpeechTab(QWidget):
 
     # training -------------------------------------------------------------------------------
     def start_training(self) -> None:
-        if self.train_runner.is_busy():
-            return
-        if not self.appctx.torch_loaded:
-            self.appctx.info("Still loading PyTorch; try again in a moment.")
+        if not ready_to_train(self.appctx, self.train_runner):
             return
         init_from, freeze = self.training.init_from()
         try:
@@ -524,7 +521,4 @@ class SpeechTab(QWidget):
     def shutdown(self) -> None:
         """Stop recording and playback, cancel and join every job (the window is closing)."""
         self.clip.shutdown()
-        for runner in (self.train_runner, self.data_runner, self.info_runner):
-            runner.cancel()
-        for runner in (self.train_runner, self.data_runner, self.info_runner):
-            runner.shutdown()
+        cancel_and_join((self.train_runner, self.data_runner, self.info_runner))

@@ -39,7 +39,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
+from playground.ui.tabs.settings_column import (
+    MUTED_STYLE,
+    WARNING_STYLE,
+    data_box,
+    label,
+    settings_column,
+    two_columns,
+)
 from playground.ui.tabs.task_common import RunActionsBox
 from playground.ui.widgets.audio_views import (
     LevelMeter,
@@ -56,19 +63,8 @@ from playground.ui.widgets.logview import LogView, SampleTextView
 from playground.ui.widgets.report import ClassReportTable
 from playground.ui.widgets.schema_form import SchemaForm
 
-ERROR_STYLE = "color: #b00020;"
-WARNING_STYLE = "color: #a35c00;"
-MUTED_STYLE = "color: #4b5563;"
 TASKS = ("keywords", "ctc")
 PAGE_AUDIO, PAGE_TRAINING, PAGE_EVALUATION = range(3)
-
-
-def _label(text: str = "", style: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    if style:
-        label.setStyleSheet(style)
-    return label
 
 
 class SpeechTabView(QWidget):
@@ -80,17 +76,12 @@ class SpeechTabView(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addLayout(self._task_bar())
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        outer.addWidget(splitter, 1)
-        splitter.addWidget(self._left_column(keyword_cls, ctc_cls))
+        left = self._left_column(keyword_cls, ctc_cls)
         self.pages = QTabWidget()
         self.pages.addTab(self._audio_page(audio_suffixes), "Audio")
         self.pages.addTab(self._training_page(), "Training")
         self.pages.addTab(self._evaluation_page(), "Evaluation")
-        splitter.addWidget(self.pages)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([390, 1100])
+        outer.addWidget(two_columns(left, self.pages, (390, 1100)), 1)
 
     # top ------------------------------------------------------------------------------------
     def _task_bar(self) -> QHBoxLayout:
@@ -108,27 +99,15 @@ class SpeechTabView(QWidget):
             self.task_group.addButton(button, k)
             bar.addWidget(button)
         self.keywords_button.setChecked(True)
-        self.task_hint = _label("", MUTED_STYLE)
+        self.task_hint = label("", MUTED_STYLE)
         bar.addWidget(self.task_hint, 1)
         return bar
 
     # left column ----------------------------------------------------------------------------
     def _left_column(self, keyword_cls: type, ctc_cls: type) -> QWidget:
-        left = QWidget()
-        layout = QVBoxLayout(left)
-        layout.setContentsMargins(0, 0, 0, 0)
-
-        data_box = QGroupBox("Data")
-        data = QVBoxLayout(data_box)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Source:"))
-        self.source_combo = QComboBox()
-        row.addWidget(self.source_combo, 1)
-        data.addLayout(row)
         self.data_drop = DropZone(accept_files=set(), accept_folders=True, multiple=False,
                                   hint="Drop a dataset folder here, or click to choose…")
-        self.data_drop.setMinimumHeight(56)
-        data.addWidget(self.data_drop)
+        source_box, data, self.source_combo = data_box("Data", self.data_drop)
         self.pattern_row = QWidget()
         pattern = QHBoxLayout(self.pattern_row)
         pattern.setContentsMargins(0, 0, 0, 0)
@@ -139,7 +118,7 @@ class SpeechTabView(QWidget):
                                      "file name. yes_012.wav → yes with ^(?P<label>[^_]+)_")
         pattern.addWidget(self.pattern_edit, 1)
         data.addWidget(self.pattern_row)
-        self.data_summary = _label("Pick a data source.")
+        self.data_summary = label("Pick a data source.")
         data.addWidget(self.data_summary)
         self.class_table = QTableWidget(0, 3)
         self.class_table.setHorizontalHeaderLabels(["Label", "Clips", "Length (s)"])
@@ -154,7 +133,7 @@ class SpeechTabView(QWidget):
 
         model_box = QGroupBox("Model and training")
         model = QVBoxLayout(model_box)
-        self.model_info = _label("")
+        self.model_info = label("")
         model.addWidget(self.model_info)
         self.forms = QStackedWidget()
         self.keyword_form = SchemaForm(keyword_cls)
@@ -164,10 +143,8 @@ class SpeechTabView(QWidget):
         model.addWidget(self.forms)
 
         self.runs_box = RunActionsBox("epochs")
-        layout.addWidget(settings_scroll(data_box, model_box, self.runs_box), 1)
-        buttons, self.train_button, self.stop_button = train_stop_buttons()
-        layout.addLayout(buttons)
-        left.setMinimumWidth(360)
+        left, self.train_button, self.stop_button = settings_column(
+            (source_box, model_box, self.runs_box), 360)
         return left
 
     # audio page -----------------------------------------------------------------------------
@@ -215,7 +192,7 @@ class SpeechTabView(QWidget):
         mic_layout.addLayout(level_row)
         clip.addWidget(mic)
 
-        self.clip_title = _label("No clip yet: drop an audio file or record one.", MUTED_STYLE)
+        self.clip_title = label("No clip yet: drop an audio file or record one.", MUTED_STYLE)
         clip.addWidget(self.clip_title)
         views = QSplitter(Qt.Orientation.Vertical)
         self.waveform = WaveformView()
@@ -250,7 +227,7 @@ class SpeechTabView(QWidget):
         actions.addWidget(self.label_combo)
         self.add_button = QPushButton("Add to dataset")
         actions.addWidget(self.add_button)
-        self.add_target = _label("", MUTED_STYLE)
+        self.add_target = label("", MUTED_STYLE)
         actions.addWidget(self.add_target, 1)
         self.clip_actions = QWidget()
         self.clip_actions.setLayout(actions)
@@ -281,7 +258,7 @@ class SpeechTabView(QWidget):
         layout.addLayout(form)
         self.predict_button = QPushButton("Recognise this clip")
         layout.addWidget(self.predict_button)
-        self.predict_title = _label("Top-5 labels")
+        self.predict_title = label("Top-5 labels")
         layout.addWidget(self.predict_title)
         self.bars = TopKBars(empty_text="Drop or record a clip to see what the model hears.")
         layout.addWidget(self.bars)
@@ -291,10 +268,10 @@ class SpeechTabView(QWidget):
                                        "(gradient × input over the log-mel the model heard; "
                                        "the dashed box is the window it listened to).")
         layout.addWidget(self.saliency_check)
-        layout.addWidget(_label("The overlay marks the time–frequency regions that pushed the "
-                                "model towards its top label, inside the dashed box: the "
-                                "window of the clip the model listened to.", MUTED_STYLE))
-        self.predict_note = _label("", WARNING_STYLE)
+        layout.addWidget(label("The overlay marks the time–frequency regions that pushed the "
+                               "model towards its top label, inside the dashed box: the "
+                               "window of the clip the model listened to.", MUTED_STYLE))
+        self.predict_note = label("", WARNING_STYLE)
         layout.addWidget(self.predict_note)
         layout.addStretch(1)
         return panel
@@ -326,7 +303,7 @@ class SpeechTabView(QWidget):
         self.transcript.setPlaceholderText("The transcript appears here, with the time of each "
                                            "phrase.")
         layout.addWidget(self.transcript, 1)
-        self.transcript_note = _label("", MUTED_STYLE)
+        self.transcript_note = label("", MUTED_STYLE)
         layout.addWidget(self.transcript_note)
         return panel
 
@@ -351,7 +328,7 @@ class SpeechTabView(QWidget):
         keywords = QWidget()
         k_layout = QHBoxLayout(keywords)
         k_left = QVBoxLayout()
-        self.eval_title = _label("Validation results appear here after each epoch.")
+        self.eval_title = label("Validation results appear here after each epoch.")
         k_left.addWidget(self.eval_title)
         self.confusion = ConfusionMatrixView()
         k_left.addWidget(self.confusion, 1)
@@ -365,9 +342,9 @@ class SpeechTabView(QWidget):
 
         ctc = QWidget()
         c_layout = QVBoxLayout(ctc)
-        self.ctc_eval_title = _label("After each epoch: how the model aligns characters to the "
-                                     "frames of a validation clip (dots: where CTC emits "
-                                     "them).")
+        self.ctc_eval_title = label("After each epoch: how the model aligns characters to the "
+                                    "frames of a validation clip (dots: where CTC emits "
+                                    "them).")
         c_layout.addWidget(self.ctc_eval_title)
         self.eval_posteriorgram = PosteriorgramView()
         c_layout.addWidget(self.eval_posteriorgram, 2)

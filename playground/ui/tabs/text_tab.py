@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 from playground.text.generate_config import GenerateConfig
 from playground.text.train import TextTrainConfig
 from playground.ui.appctx import AppContext
-from playground.ui.jobs import JobRunner
+from playground.ui.jobs import JobRunner, cancel_and_join
 from playground.ui.tabs.text_corpus import CorpusPart
 from playground.ui.tabs.text_generate import GenerationPart
 from playground.ui.tabs.text_training import TextTrainingPart
@@ -49,16 +49,75 @@ def run_task(run_dir: str) -> str | None:
     return info.get("task") if isinstance(info, dict) else None
 
 
-class GenerateMode(QWidget):
+class TextMode(QWidget):
+    """What the Text tab's modes share. A mode shows its ``view``, builds a ``data`` part
+    (which takes dropped files) and a ``trainer`` part (its ``train_runner`` and
+    ``training``, the shared :class:`~playground.ui.tabs.task_common.TrainingController`),
+    and lists its runners in :meth:`runners`; this gives what tests, the screenshot tool, the
+    window and the Runs tab call."""
+
+    def __init__(self, appctx: AppContext, view: QWidget, parent: QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.appctx, self.view = appctx, view
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(view)
+
+    def _follow_run_combo(self, combo) -> None:
+        """Choosing the run to use in ``combo`` also chooses it in "Continue or build on a
+        run"."""
+        combo.activated.connect(lambda: self.trainer.training.select_run(combo.currentData()))
+
+    @property
+    def train_runner(self) -> JobRunner:
+        return self.trainer.train_runner
+
+    @property
+    def training(self):
+        return self.trainer.training
+
+    @property
+    def current_run(self) -> str | None:
+        """The run being trained, or the one trained last."""
+        return self.trainer.training.current_run
+
+    def set_files(self, paths: list[str]) -> None:
+        self.data.set_files(paths)
+
+    def start_training(self) -> None:
+        self.trainer.start_training()
+
+    def stop_training(self) -> None:
+        self.trainer.training.stop()
+
+    def resume_run(self, run_dir: str, total: int | None = None) -> None:
+        """Resume ``run_dir`` from its last checkpoint, to ``total`` (iterations or epochs;
+        default: the box's total, which choosing the run sets to its saved one)."""
+        training = self.trainer.training
+        if total and training.select_run(str(run_dir)):
+            training.box.total_spin.setValue(int(total))
+            training.resume()
+        else:
+            training.resume(str(run_dir))
+
+    def start_from_run(self, run_dir: str, checkpoint: str = "best") -> None:
+        """Make Train start a new run from ``run_dir``'s ``checkpoint`` (and the tokenizers it
+        was trained with)."""
+        self.trainer.training.start_from_run(str(run_dir), checkpoint)
+
+    def runners(self) -> list[JobRunner]:
+        raise NotImplementedError
+
+    def shutdown(self) -> None:
+        cancel_and_join(self.runners())
+
+
+class GenerateMode(TextMode):
     """The Generate mode: its view and the three parts that control it."""
 
     def __init__(self, appctx: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.appctx = appctx
-        self.view = GenerateView(TextTrainConfig, GenerateConfig)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        super().__init__(appctx, GenerateView(TextTrainConfig, GenerateConfig), parent)
         self.data = CorpusPart(appctx, self.view, lambda: self.train_runner.is_busy(), self)
         self.trainer = TextTrainingPart(appctx, self.view, self.data, self)
         self.generation = GenerationPart(appctx, self.view, self)
@@ -69,8 +128,7 @@ class GenerateMode(QWidget):
 
     def _connect_signals(self) -> None:
         self.trainer.run_ready.connect(self._on_run_ready)
-        self.view.run_combo.activated.connect(
-            lambda: self.trainer.training.select_run(self.view.run_combo.currentData()))
+        self._follow_run_combo(self.view.run_combo)
 
     def _on_run_ready(self, run_dir: str, ended: bool) -> None:
         """Offer a training run for generation once it has a checkpoint, and when it ends."""
@@ -95,26 +153,8 @@ class GenerateMode(QWidget):
         return self.data.tokenizer_runner
 
     @property
-    def train_runner(self) -> JobRunner:
-        return self.trainer.train_runner
-
-    @property
     def generate_runner(self) -> JobRunner:
         return self.generation.generate_runner
-
-    @property
-    def current_run(self) -> str | None:
-        """The run being trained, or the one trained last."""
-        return self.trainer.training.current_run
-
-    def set_files(self, paths: list[str]) -> None:
-        self.data.set_files(paths)
-
-    def start_training(self) -> None:
-        self.trainer.start_training()
-
-    def stop_training(self) -> None:
-        self.trainer.training.stop()
 
     def generate(self) -> None:
         self.generation.generate()
@@ -123,24 +163,10 @@ class GenerateMode(QWidget):
         self.generation.refresh_runs(select)
         self.trainer.training.refresh_runs(select)
 
-    def resume_run(self, run_dir: str) -> None:
-        """Select ``run_dir`` and resume it from its last checkpoint (to the box's total)."""
-        self.trainer.training.resume(str(run_dir))
-
-    def start_from_run(self, run_dir: str, checkpoint: str = "best") -> None:
-        """Make Train start a new run from ``run_dir``'s ``checkpoint`` (its tokenizer too)."""
-        self.trainer.training.start_from_run(str(run_dir), checkpoint)
-
     # lifecycle ------------------------------------------------------------------------------
     def runners(self) -> list[JobRunner]:
         return [self.train_runner, self.generate_runner, self.generation.attention_runner,
                 self.tokenizer_runner, self.corpus_runner, self.trainer.info_runner]
-
-    def shutdown(self) -> None:
-        for runner in self.runners():
-            runner.cancel()
-        for runner in self.runners():
-            runner.shutdown()
 
 
 class TextTab(QWidget):
@@ -220,16 +246,7 @@ class TextTab(QWidget):
     def resume_run(self, run_dir: str, total: int | None = None) -> None:
         """Resume the text or translate run ``run_dir`` in its mode, to ``total`` (iterations
         of a text run, epochs of a translate run; default: the run's own)."""
-        mode = self._mode_for(str(run_dir))
-        if mode is self.generate:
-            training = self.generate.trainer.training
-            if total and training.select_run(str(run_dir)):
-                training.box.total_spin.setValue(int(total))
-                training.resume()
-                return
-            self.generate.resume_run(run_dir)
-        else:
-            mode.resume_run(run_dir, total)
+        self._mode_for(str(run_dir)).resume_run(run_dir, total)
 
     def start_from_run(self, run_dir: str, checkpoint: str = "best") -> None:
         """Make the next Train of the run's mode start from ``run_dir``."""

@@ -20,6 +20,7 @@ from playground.text.models import TEXT_MODELS
 from playground.text.train import TextTrainConfig, check_config
 from playground.ui.jobs import JobRunner
 from playground.ui.registry_watch import RegistryWatcher, apply_model_uses
+from playground.ui.tabs.settings_column import ready_to_train
 from playground.ui.tabs.task_common import LatestRequest, TrainingController
 from playground.ui.tabs.text_corpus import CorpusPart
 from playground.ui.tabs.text_view import ERROR_STYLE, MUTED_STYLE, GenerateView
@@ -97,8 +98,7 @@ class TextTrainingPart(QObject):
 
     def _apply_model_fields(self) -> None:
         """Grey out the options the chosen model does not read (its entry's ``uses``)."""
-        form = self.view.form
-        apply_model_uses(form, TEXT_MODELS, str(form.widget_for("model").currentData()))
+        apply_model_uses(self.view.form, TEXT_MODELS)
 
     def update_model_info(self) -> None:
         """Parameter count and tokens per step, computed on a worker (meta device)."""
@@ -141,10 +141,7 @@ class TextTrainingPart(QObject):
 
     # training -------------------------------------------------------------------------------
     def start_training(self) -> None:
-        if self.train_runner.is_busy():
-            return
-        if not self.appctx.torch_loaded:
-            self.appctx.info("Still loading PyTorch; try again in a moment.")
+        if not ready_to_train(self.appctx, self.train_runner):
             return
         c = self.corpus
         if c.corpus_runner.is_busy():

@@ -22,14 +22,23 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from playground.ui.tabs.attention_view import AttentionPanel
-from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
+from playground.ui.tabs.settings_column import (
+    ERROR_STYLE,
+    MUTED_STYLE,
+    WARNING_STYLE,
+    curves_above,
+    data_box,
+    label,
+    settings_column,
+    titled,
+    two_columns,
+)
 from playground.ui.tabs.task_common import RunActionsBox
 from playground.ui.widgets.curves import CurvesPanel
 from playground.ui.widgets.dropzone import DropZone
@@ -40,9 +49,6 @@ PIECE_COLOURS = ("#bfdbfe", "#fde68a")  # alternating backgrounds of preview pie
 UNKNOWN_COLOUR = "#fca5a5"
 TOKENIZER_KINDS = [("Characters (char)", "char"), ("SentencePiece BPE", "bpe"),
                    ("SentencePiece unigram", "unigram")]
-ERROR_STYLE = "color: #b00020;"
-WARNING_STYLE = "color: #a35c00;"
-MUTED_STYLE = "color: #4b5563;"
 
 
 def pieces_html(pieces: Sequence[str], unknown: Sequence[bool] = ()) -> str:
@@ -59,72 +65,43 @@ def pieces_html(pieces: Sequence[str], unknown: Sequence[bool] = ()) -> str:
             + "</span>")
 
 
-def _label(text: str = "", style: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    if style:
-        label.setStyleSheet(style)
-    return label
-
-
 class GenerateView(QWidget):
     """The Generate mode's widgets; ``form_cls`` / ``options_cls`` are the schema classes."""
 
     def __init__(self, form_cls: type, options_cls: type, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(splitter)
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
         corpus_box, tokenizer_box = self._corpus_box(), self._tokenizer_box()
         model_box = QGroupBox("Model and training")
         model_layout = QVBoxLayout(model_box)
-        self.model_info = _label("Parameter count appears when PyTorch has loaded.", MUTED_STYLE)
-        self.model_info.setTextFormat(Qt.TextFormat.RichText)
+        self.model_info = label("Parameter count appears when PyTorch has loaded.", MUTED_STYLE,
+                                rich=True)
         model_layout.addWidget(self.model_info)
         self.form = SchemaForm(form_cls, exclude=("tokenizer",))
         model_layout.addWidget(self.form)
         self.runs_box = RunActionsBox("iterations")
-        left_layout.addWidget(settings_scroll(corpus_box, tokenizer_box, model_box,
-                                              self.runs_box), 1)
-        buttons, self.train_button, self.stop_button = train_stop_buttons(
+        left, self.train_button, self.stop_button = settings_column(
+            (corpus_box, tokenizer_box, model_box, self.runs_box), 380,
             "Train a new language model with these settings",
             "Stop training; what was learned so far is kept")
-        left_layout.addLayout(buttons)
-        left.setMinimumWidth(380)
-        splitter.addWidget(left)
 
         self.pages = QTabWidget()
         self.pages.addTab(self._training_page(), "Training")
         self.pages.addTab(self._generate_page(options_cls), "Generate")
         self.attention = AttentionPanel()
         self.pages.addTab(self.attention, "Attention")
-        splitter.addWidget(self.pages)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([420, 1000])
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(two_columns(left, self.pages, (420, 1000)))
 
     # left column ----------------------------------------------------------------------------
     def _corpus_box(self) -> QGroupBox:
-        box = QGroupBox("Corpus")
-        layout = QVBoxLayout(box)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Source:"))
-        self.source_combo = QComboBox()
-        row.addWidget(self.source_combo, 1)
-        layout.addLayout(row)
         self.corpus_drop = DropZone(accept_files={".txt"}, accept_folders=True, multiple=True,
                                     hint="Drop .txt files or a folder of them here, or click "
                                          "to choose…")
-        self.corpus_drop.setMinimumHeight(56)
-        layout.addWidget(self.corpus_drop)
-        self.corpus_summary = _label("Reading the built-in corpus…")
+        box, layout, self.source_combo = data_box("Corpus", self.corpus_drop)
+        self.corpus_summary = label("Reading the built-in corpus…")
         layout.addWidget(self.corpus_summary)
-        self.corpus_warnings = _label("", WARNING_STYLE)
+        self.corpus_warnings = label("", WARNING_STYLE)
         self.corpus_warnings.hide()
         layout.addWidget(self.corpus_warnings)
         self.excerpt = SampleTextView(max_chars=4000)
@@ -161,19 +138,19 @@ class GenerateView(QWidget):
         self.tokenizer_progress.hide()
         row2.addWidget(self.tokenizer_progress, 1)
         layout.addLayout(row2)
-        self.tokenizer_status = _label("", MUTED_STYLE)
+        self.tokenizer_status = label("", MUTED_STYLE)
         layout.addWidget(self.tokenizer_status)
         self.preview_edit = QLineEdit("The quick brown fox jumps over the lazy dog.")
         self.preview_edit.setPlaceholderText("Type a sentence to see how it is cut into "
                                              "tokens")
         self.preview_edit.setMaxLength(2000)
         layout.addWidget(self.preview_edit)
-        self.preview_pieces = _label()
+        self.preview_pieces = label()
         self.preview_pieces.setTextFormat(Qt.TextFormat.RichText)
         self.preview_pieces.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview_pieces.setMinimumHeight(24)
         layout.addWidget(self.preview_pieces)
-        self.preview_info = _label("", MUTED_STYLE)
+        self.preview_info = label("", MUTED_STYLE)
         layout.addWidget(self.preview_info)
         return box
 
@@ -181,30 +158,15 @@ class GenerateView(QWidget):
     def _training_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        split = QSplitter(Qt.Orientation.Vertical)
         self.curves = CurvesPanel()
         self.curves.setMinimumHeight(320)
-        split.addWidget(self.curves)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        samples = QWidget()
-        s_layout = QVBoxLayout(samples)
-        s_layout.setContentsMargins(0, 0, 0, 0)
-        s_layout.addWidget(_label("Samples while training (generated at every evaluation "
-                                  "from the sample prompt)", MUTED_STYLE))
         self.samples = SampleTextView()
         self.samples.setPlaceholderText("Each evaluation appends a short sample here: watch "
                                         "it go from noise to words.")
-        s_layout.addWidget(self.samples, 1)
-        bottom.addWidget(samples)
+        samples = titled(label("Samples while training (generated at every evaluation from "
+                               "the sample prompt)", MUTED_STYLE), self.samples)
         self.log = LogView()
-        bottom.addWidget(self.log)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 2)
-        split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([600, 300])
-        layout.addWidget(split)
+        layout.addWidget(curves_above(self.curves, samples, self.log, (600, 300)))
         return page
 
     def _generate_page(self, options_cls: type) -> QWidget:
@@ -218,7 +180,7 @@ class GenerateView(QWidget):
         self.refresh_runs_button = QPushButton("Refresh")
         row.addWidget(self.refresh_runs_button)
         layout.addLayout(row)
-        self.run_info = _label("", MUTED_STYLE)
+        self.run_info = label("", MUTED_STYLE)
         layout.addWidget(self.run_info)
 
         body = QHBoxLayout()
@@ -237,7 +199,7 @@ class GenerateView(QWidget):
         gen_buttons.addWidget(self.generate_button, 2)
         gen_buttons.addWidget(self.gen_stop_button, 1)
         side.addLayout(gen_buttons)
-        self.rate_label = _label("", MUTED_STYLE)
+        self.rate_label = label("", MUTED_STYLE)
         side.addWidget(self.rate_label)
         self.attention_button = QPushButton("Attention of this text")
         self.attention_button.setToolTip("Compute the attention maps of the prompt and output "
@@ -257,7 +219,7 @@ class GenerateView(QWidget):
                                             "a new line)")
         self.prompt_edit.setMaximumHeight(80)
         main.addWidget(self.prompt_edit)
-        self.prompt_warning = _label("", ERROR_STYLE)
+        self.prompt_warning = label("", ERROR_STYLE)
         self.prompt_warning.hide()
         main.addWidget(self.prompt_warning)
         main.addWidget(QLabel("Output (the prompt in bold, then what the model wrote):"))

@@ -20,9 +20,10 @@ from playground.core import events as ev
 from playground.core.errors import PlaygroundError
 from playground.text.numbers_fr import DEMO_SPEC
 from playground.ui.jobs import JobRunner
+from playground.ui.tabs.settings_column import ERROR_STYLE
 from playground.ui.tabs.task_common import LatestRequest
 from playground.ui.tabs.translate_panel_view import fill_table
-from playground.ui.tabs.translate_view import ERROR_STYLE, TranslateView
+from playground.ui.tabs.translate_view import TranslateView
 
 SOURCES = [("Built-in: English → French numbers (demo:numbers-en-fr)", DEMO_SPEC),
            ("Your pairs file (.tsv)…", "file")]

@@ -16,27 +16,23 @@ Text tab builds this mode once torch has loaded.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from playground.text.translate_train import TranslateConfig
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
+from playground.ui.tabs.text_tab import TextMode
 from playground.ui.tabs.translate_data import PairsPart
 from playground.ui.tabs.translate_panel import TranslatePanelPart
 from playground.ui.tabs.translate_training import TranslateTrainingPart
 from playground.ui.tabs.translate_view import TRANSLATE_PAGE, TranslateView
 
 
-class TranslateMode(QWidget):
+class TranslateMode(TextMode):
     """The Translate mode: its view and the three parts that control it."""
 
     def __init__(self, appctx: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.appctx = appctx
-        self.view = TranslateView(TranslateConfig)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        super().__init__(appctx, TranslateView(TranslateConfig), parent)
         self.data = PairsPart(appctx, self.view, self)
         self.trainer = TranslateTrainingPart(appctx, self.view, self.data, self)
         self.panel = TranslatePanelPart(appctx, self.view, self)
@@ -44,8 +40,7 @@ class TranslateMode(QWidget):
 
     def _connect_signals(self) -> None:
         self.trainer.run_ready.connect(self._on_run_ready)
-        combo = self.view.panel.run_combo
-        combo.activated.connect(lambda: self.trainer.training.select_run(combo.currentData()))
+        self._follow_run_combo(self.view.panel.run_combo)
 
     def _on_run_ready(self, run_dir: str, ended: bool) -> None:
         """Offer a run for translation once its training has ended."""
@@ -53,34 +48,12 @@ class TranslateMode(QWidget):
 
     # what tests, the screenshot tool and the window use ------------------------------------
     @property
-    def train_runner(self) -> JobRunner:
-        return self.trainer.train_runner
-
-    @property
     def translate_runner(self) -> JobRunner:
         return self.panel.translate_runner
 
     @property
     def preview_runner(self) -> JobRunner:
         return self.data.preview_runner
-
-    @property
-    def training(self):
-        return self.trainer.training
-
-    @property
-    def current_run(self) -> str | None:
-        """The run being trained, or the one trained last."""
-        return self.trainer.training.current_run
-
-    def set_files(self, paths: list[str]) -> None:
-        self.data.set_files(paths)
-
-    def start_training(self) -> None:
-        self.trainer.start_training()
-
-    def stop_training(self) -> None:
-        self.trainer.training.stop()
 
     def translate(self, text: str) -> None:
         """Put ``text`` in the input box, open the Translate page and translate it now."""
@@ -92,20 +65,6 @@ class TranslateMode(QWidget):
         self.panel.refresh_runs(select)
         self.trainer.training.refresh_runs(select)
 
-    def resume_run(self, run_dir: str, total: int | None = None) -> None:
-        """Resume ``run_dir`` from its last checkpoint, to ``total`` epochs (default: the box's
-        total, which choosing the run sets to its saved one)."""
-        training = self.trainer.training
-        if total and training.select_run(str(run_dir)):
-            training.box.total_spin.setValue(int(total))
-            training.resume()
-        else:
-            training.resume(str(run_dir))
-
-    def start_from_run(self, run_dir: str, checkpoint: str = "best") -> None:
-        """Make Train start a new run from ``run_dir``'s ``checkpoint`` (and its tokenizers)."""
-        self.trainer.training.start_from_run(str(run_dir), checkpoint)
-
     # lifecycle ------------------------------------------------------------------------------
     def runners(self) -> list[JobRunner]:
         return [self.train_runner, self.translate_runner, self.preview_runner]
@@ -113,7 +72,4 @@ class TranslateMode(QWidget):
     def shutdown(self) -> None:
         self.panel.stop()
         self.data.stop()
-        for runner in self.runners():
-            runner.cancel()
-        for runner in self.runners():
-            runner.shutdown()
+        super().shutdown()

@@ -18,14 +18,9 @@ from PySide6.QtCore import QObject, QTimer
 from playground.core import events as ev
 from playground.core.errors import PlaygroundError
 from playground.ui.jobs import JobRunner
+from playground.ui.tabs.settings_column import ERROR_STYLE, MUTED_STYLE
 from playground.ui.tabs.task_common import RunChoice, run_label, task_runs
-from playground.ui.tabs.translate_panel_view import (
-    ATTENTION_KINDS,
-    ATTENTION_NOTES,
-    ERROR_STYLE,
-    MUTED_STYLE,
-    fill_table,
-)
+from playground.ui.tabs.translate_panel_view import ATTENTION_KINDS, ATTENTION_NOTES, fill_table
 from playground.ui.tabs.translate_view import TranslateView
 from playground.ui.widgets.combo import fill_combo
 

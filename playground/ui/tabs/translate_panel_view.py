@@ -29,10 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.ui.tabs.attention_view import AttentionPanel
-
-MUTED_STYLE = "color: #4b5563;"
-ERROR_STYLE = "color: #b00020;"
-WARNING_STYLE = "color: #a35c00;"
+from playground.ui.tabs.settings_column import MUTED_STYLE, WARNING_STYLE
 MATCH_COLOUR = "#dcfce7"  # a translation equal to its reference
 
 # kind: (menu title, x-axis title, y-axis title, what a row / a column is, in the hover text)

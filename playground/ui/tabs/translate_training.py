@@ -22,6 +22,7 @@ from playground.text.translate_models import TRANSLATE_MODELS
 from playground.text.translate_train import check_config
 from playground.ui.jobs import JobRunner
 from playground.ui.registry_watch import apply_model_uses
+from playground.ui.tabs.settings_column import ready_to_train
 from playground.ui.tabs.task_common import TrainingController
 from playground.ui.tabs.translate_data import PairsPart, pairs_title
 from playground.ui.tabs.translate_panel_view import fill_table
@@ -81,15 +82,11 @@ class TranslateTrainingPart(QObject):
 
     def _apply_model_fields(self) -> None:
         """Grey out the options the chosen model does not read (its entry's ``uses``)."""
-        form = self.view.form
-        apply_model_uses(form, TRANSLATE_MODELS, str(form.widget_for("model").currentData()))
+        apply_model_uses(self.view.form, TRANSLATE_MODELS)
 
     # training -------------------------------------------------------------------------------
     def start_training(self) -> None:
-        if self.train_runner.is_busy():
-            return
-        if not self.appctx.torch_loaded:
-            self.appctx.info("Still loading PyTorch; try again in a moment.")
+        if not ready_to_train(self.appctx, self.train_runner):
             return
         init_from, freeze = self.training.init_from()
         try:

@@ -15,17 +15,24 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from playground.ui.tabs.settings_column import settings_scroll, train_stop_buttons
+from playground.ui.tabs.settings_column import (
+    MUTED_STYLE,
+    WARNING_STYLE,
+    curves_above,
+    data_box,
+    label,
+    settings_column,
+    titled,
+    two_columns,
+)
 from playground.ui.tabs.task_common import RunActionsBox
 from playground.ui.tabs.translate_panel_view import TranslatePage, text_table
 from playground.ui.widgets import curves as curves_module
@@ -34,22 +41,9 @@ from playground.ui.widgets.dropzone import DropZone
 from playground.ui.widgets.logview import LogView
 from playground.ui.widgets.schema_form import SchemaForm
 
-ERROR_STYLE = "color: #b00020;"
-WARNING_STYLE = "color: #a35c00;"
-MUTED_STYLE = "color: #4b5563;"
 SOURCE_COLOUR, TARGET_COLOUR = (41, 121, 200), (230, 110, 0)
 PAIR_SUFFIXES = {".tsv", ".txt", ".tab"}
 DATA_PAGE, TRAINING_PAGE, TRANSLATE_PAGE = 0, 1, 2
-
-
-def label(text: str = "", style: str = "", rich: bool = False) -> QLabel:
-    widget = QLabel(text)
-    widget.setWordWrap(True)
-    if style:
-        widget.setStyleSheet(style)
-    if rich:
-        widget.setTextFormat(Qt.TextFormat.RichText)
-    return widget
 
 
 class LengthHistogram(pg.PlotWidget):
@@ -99,14 +93,6 @@ class TranslateView(QWidget):
         # plot titles the curves panel does not know yet (it title-cases unknown names)
         curves_module.TITLES.setdefault("chrf", "chrF")
         curves_module.TITLES.setdefault("exact", "Exact match (share)")
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(splitter)
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
         model_box = QGroupBox("Model and training")
         model_layout = QVBoxLayout(model_box)
         self.model_info = label("The parameter count is in the log when training starts.",
@@ -115,39 +101,27 @@ class TranslateView(QWidget):
         self.form = SchemaForm(form_cls)
         model_layout.addWidget(self.form)
         self.runs_box = RunActionsBox("epochs")
-        left_layout.addWidget(settings_scroll(self._pairs_box(), model_box, self.runs_box), 1)
-        buttons, self.train_button, self.stop_button = train_stop_buttons(
+        left, self.train_button, self.stop_button = settings_column(
+            (self._pairs_box(), model_box, self.runs_box), 380,
             "Train a new translation model with these settings",
             "Stop training; what was learned so far is kept")
-        left_layout.addLayout(buttons)
-        left.setMinimumWidth(380)
-        splitter.addWidget(left)
 
         self.pages = QTabWidget()
         self.pages.addTab(self._data_page(), "Data")
         self.pages.addTab(self._training_page(), "Training")
         self.panel = TranslatePage()
         self.pages.addTab(self.panel, "Translate")
-        splitter.addWidget(self.pages)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([420, 1000])
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(two_columns(left, self.pages, (420, 1000)))
 
     # left column ----------------------------------------------------------------------------
     def _pairs_box(self) -> QGroupBox:
-        box = QGroupBox("Sentence pairs")
-        layout = QVBoxLayout(box)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Source:"))
-        self.source_combo = QComboBox()
-        row.addWidget(self.source_combo, 1)
-        layout.addLayout(row)
         self.pairs_drop = DropZone(accept_files=PAIR_SUFFIXES, multiple=False,
                                    hint="Drop a tab-separated pairs file here (source<TAB>"
                                         "translation per line, .tsv / .txt), or click to "
                                         "choose…")
-        self.pairs_drop.setMinimumHeight(56)
-        layout.addWidget(self.pairs_drop)
+        box, layout, self.source_combo = data_box("Sentence pairs", self.pairs_drop)
         self.pairs_summary = label("Reading the built-in pairs…", rich=True)
         layout.addWidget(self.pairs_summary)
         self.pairs_warnings = label("", WARNING_STYLE)
@@ -165,14 +139,9 @@ class TranslateView(QWidget):
         self.histogram = LengthHistogram()
         self.histogram.setMinimumHeight(220)
         split.addWidget(self.histogram)
-        examples = QWidget()
-        e_layout = QVBoxLayout(examples)
-        e_layout.setContentsMargins(0, 0, 0, 0)
-        e_layout.addWidget(label("A few pairs picked at random (after cleaning):",
-                                 MUTED_STYLE))
         self.examples_table = text_table(["Source", "Target"])
-        e_layout.addWidget(self.examples_table, 1)
-        split.addWidget(examples)
+        split.addWidget(titled(label("A few pairs picked at random (after cleaning):",
+                                     MUTED_STYLE), self.examples_table))
         split.setSizes([420, 300])
         layout.addWidget(split, 1)
         return page
@@ -194,27 +163,12 @@ class TranslateView(QWidget):
                                         "published ones")
         scores.addWidget(self.signature_label, 1)
         layout.addLayout(scores)
-        split = QSplitter(Qt.Orientation.Vertical)
         self.curves = CurvesPanel()
         self.curves.setMinimumHeight(300)
-        split.addWidget(self.curves)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        samples = QWidget()
-        s_layout = QVBoxLayout(samples)
-        s_layout.setContentsMargins(0, 0, 0, 0)
         self.samples_title = label("The same validation sentences are translated after "
                                    "every epoch (green: equal to the reference).", MUTED_STYLE)
-        s_layout.addWidget(self.samples_title)
         self.samples_table = text_table(["Source", "Reference", "Model's translation"])
-        s_layout.addWidget(self.samples_table, 1)
-        bottom.addWidget(samples)
+        samples = titled(self.samples_title, self.samples_table)
         self.log = LogView()
-        bottom.addWidget(self.log)
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 2)
-        split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([560, 320])
-        layout.addWidget(split, 1)
+        layout.addWidget(curves_above(self.curves, samples, self.log, (560, 320)), 1)
         return page
