@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.ui.tabs.settings_column import data_box, settings_column, two_columns
-from playground.ui.tabs.task_common import RunActionsBox
+from playground.ui.tabs.run_actions import RunActionsBox
 from playground.ui.widgets.bars import TopKBars
 from playground.ui.widgets.curves import CurvesPanel
 from playground.ui.widgets.dropzone import DropZone

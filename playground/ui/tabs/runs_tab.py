@@ -84,6 +84,7 @@ class RunsTab(QWidget):
         v.metric_combo.currentIndexChanged.connect(self._plot_selected)
         v.align_check.toggled.connect(self._plot_selected)
         v.resume_button.clicked.connect(self.resume_selected)
+        v.export_button.clicked.connect(self.export_selected)
         v.start_from_button.clicked.connect(lambda: self.start_from_selected("best"))
         v.start_best_action.triggered.connect(lambda: self.start_from_selected("best"))
         v.start_last_action.triggered.connect(lambda: self.start_from_selected("last"))
@@ -216,6 +217,7 @@ class RunsTab(QWidget):
         v.total_label.setText(f"new total (now {now}):" if isinstance(now, int) else
                               "new total:")
         v.start_from_button.setEnabled(bool(one and one.has_weights()))
+        v.export_button.setEnabled(bool(one and one.has_weights()))
         v.parent_button.setEnabled(bool(one and one.parent_info))
         v.children_button.setEnabled(bool(one and one.children))
         v.children_button.setText(f"Children ({len(one.children)})" if one and one.children
@@ -340,6 +342,17 @@ class RunsTab(QWidget):
             return
         self._window_call(one.task, show=True)
         handler(str(one.run.path), checkpoint)
+
+    def export_selected(self):
+        """Open the Export… dialog for the selected run (returned, for tests)."""
+        from playground.ui.export_dialog import open_export_dialog
+
+        one = self._single()
+        if one is None or not one.has_weights():
+            self.appctx.info("Select one run with a checkpoint to export it.")
+            return None
+        self.export_dialog = open_export_dialog(one.run.path, self)
+        return self.export_dialog
 
     def _on_double_click(self, item: QTableWidgetItem) -> None:
         if 0 <= item.row() < len(self.entries):

@@ -83,6 +83,10 @@ class RunsTabView(QWidget):
         self.start_from_button.setToolTip("A new run in the task's tab, initialised from this "
                                           "run's weights, with any settings or data changed.")
         bar.addWidget(self.start_from_button)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Export this run to ONNX or .pt2, checked against the "
+                                      "app's own outputs, with a predict.py beside it.")
+        bar.addWidget(self.export_button)
         layout.addLayout(bar)
 
         splitter = QSplitter(Qt.Orientation.Vertical)

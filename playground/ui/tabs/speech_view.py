@@ -47,7 +47,7 @@ from playground.ui.tabs.settings_column import (
     settings_column,
     two_columns,
 )
-from playground.ui.tabs.task_common import RunActionsBox
+from playground.ui.tabs.run_actions import RunActionsBox
 from playground.ui.widgets.audio_views import (
     LevelMeter,
     PosteriorgramView,

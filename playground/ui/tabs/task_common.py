@@ -14,25 +14,18 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
 
 from playground.core import events as ev
 from playground.core.errors import PlaygroundError
 from playground.ui.tabs.settings_column import request_stop, show_common_event, show_training
 from playground.ui.widgets.combo import fill_combo
+
+if TYPE_CHECKING:
+    from playground.ui.tabs.run_actions import RunActionsBox
 
 log = logging.getLogger(__name__)
 
@@ -171,58 +164,6 @@ def preload_history(curves, run_dir: str, skip: Sequence[str] = ()) -> int:
     for (name, split, axis), (xs, ys, steps) in series.items():
         curves.add_points(name, split, axis, xs, ys, steps if axis == "epoch" else None)
     return len(metrics)
-
-
-# the shared box of the left column ----------------------------------------------------------
-class RunActionsBox(QGroupBox):
-    """"Continue or build on a run": a run of this task, Resume (to a new total) and
-    "Start from run" (Train makes a new run from its best or last weights)."""
-
-    def __init__(self, unit: str = "epochs", parent: QWidget | None = None) -> None:
-        super().__init__("Continue or build on a run", parent)
-        self.unit = unit
-        layout = QVBoxLayout(self)
-        self.run_combo = QComboBox()
-        self.run_combo.setMinimumWidth(200)
-        self.run_combo.setToolTip("A saved run of this task: finished, stopped, or interrupted "
-                                  "(its process ended without saying so)")
-        layout.addWidget(self.run_combo)
-        row = QHBoxLayout()
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue this run from its last checkpoint, in the same "
-                                      "run folder; its curves continue where they stopped")
-        row.addWidget(self.resume_button)
-        row.addWidget(QLabel("to"))
-        self.total_spin = QSpinBox()
-        self.total_spin.setRange(1, 10_000_000)
-        self.total_spin.setSuffix(f" {unit}")
-        self.total_spin.setToolTip(f"How many {unit} the run should reach in all (more than it "
-                                   "was set to trains a finished run further)")
-        row.addWidget(self.total_spin, 1)
-        layout.addLayout(row)
-        row = QHBoxLayout()
-        self.start_from_check = QCheckBox("Start from run")
-        self.start_from_check.setToolTip("Train makes a new run initialised from this run's "
-                                         "weights, with the settings and data on the left")
-        row.addWidget(self.start_from_check)
-        self.checkpoint_combo = QComboBox()
-        self.checkpoint_combo.addItem("best checkpoint", "best")
-        self.checkpoint_combo.addItem("last checkpoint", "last")
-        row.addWidget(self.checkpoint_combo, 1)
-        layout.addLayout(row)
-        self.freeze_check = QCheckBox("Freeze reused layers")
-        self.freeze_check.setToolTip("Only the layers that are new (e.g. a head for other "
-                                     "classes) are trained")
-        layout.addWidget(self.freeze_check)
-        self.note = QLabel("")
-        self.note.setWordWrap(True)
-        self.note.setStyleSheet(MUTED_STYLE)
-        layout.addWidget(self.note)
-
-    def controls(self) -> tuple[QWidget, ...]:
-        """What must not change while a job trains."""
-        return (self.run_combo, self.resume_button, self.total_spin, self.start_from_check,
-                self.checkpoint_combo, self.freeze_check)
 
 
 # at most one model-info job at a time, always for the latest form --------------------------

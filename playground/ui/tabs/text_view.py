@@ -39,7 +39,7 @@ from playground.ui.tabs.settings_column import (
     titled,
     two_columns,
 )
-from playground.ui.tabs.task_common import RunActionsBox
+from playground.ui.tabs.run_actions import RunActionsBox
 from playground.ui.widgets.curves import CurvesPanel
 from playground.ui.widgets.dropzone import DropZone
 from playground.ui.widgets.logview import LogView, SampleTextView

@@ -33,7 +33,7 @@ from playground.ui.tabs.settings_column import (
     titled,
     two_columns,
 )
-from playground.ui.tabs.task_common import RunActionsBox
+from playground.ui.tabs.run_actions import RunActionsBox
 from playground.ui.tabs.translate_panel_view import TranslatePage, text_table
 from playground.ui.widgets import curves as curves_module
 from playground.ui.widgets.curves import CurvesPanel
