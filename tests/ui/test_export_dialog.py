@@ -112,3 +112,27 @@ def test_parity_text_names_length_when_there_is_one():
                                    "batch_size": 5, "seq_len": 17, "samples": 40}})
     assert text == ("largest difference from the app's outputs 1.00e-05; top-1 agreement "
                     "99.5% (batch 5, length 17, 40 samples)")
+
+
+def test_a_real_export_from_the_dialog(qtbot, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from playground.cli import main
+
+    threads = torch.get_num_threads()
+    try:
+        assert main(["train", "image", "--data", "demo:shapes", "--image-size", "16",
+                     "--epochs", "1", "--batch-size", "32", "--max-steps", "3", "--name", "d",
+                     "--device", "cpu", "--threads", "1", "--quiet"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    run = RunStore().scan("image")[0][0]
+    dialog = ExportDialog(run.path)
+    qtbot.addWidget(dialog)
+    dialog.out_edit.setText(str(tmp_path / "out"))
+    with qtbot.waitSignal(dialog.runner.finished, timeout=120_000):
+        dialog.export_button.click()
+    assert "Exported and checked" in dialog.message.text(), dialog.message.text()
+    assert (tmp_path / "out" / "model.onnx").is_file()
+    assert (tmp_path / "out" / "predict.py").is_file()
