@@ -3,32 +3,38 @@
 ``make_export_job(run_dir, fmt, out_dir, checkpoint="best") -> job(ctx)`` (the CLI's
 ``playground export`` and the GUI's Export… dialog run it):
 
-1. opens the run with the one loader and asks its task for an :class:`ExportSpec` (the model
-   in eval mode on the CPU, an example input, which dimensions are dynamic, the sidecar JSON,
-   the files to copy and the ``predict.py`` to write beside it);
-2. exports: ONNX through ``torch.onnx.export(..., dynamo=True)`` with a dynamic batch
-   dimension, ``.pt2`` through ``torch.export.export`` + ``torch.export.save``
-   (TorchScript is deprecated in our torch and not used);
-3. checks parity: runs the exported file (onnxruntime for ONNX, ``torch.export.load`` for
-   ``.pt2``) on inputs of *another* batch size than the traced one, compares with the
-   PyTorch model's outputs, and reports the largest absolute difference and the top-1
-   agreement. Above :data:`TOLERANCE` the export is refused with the numbers
-   (:class:`ExportError`) and its files are removed, never reported as done;
-4. writes the sidecar (``model.json``: labels, preprocessing), any extra files, and a
-   ``predict.py`` that needs only onnxruntime, numpy and Pillow.
+1. opens the run with the one loader (:func:`playground.core.loader.open_for_inference`) and
+   asks its task for an :class:`ExportSpec` (the :data:`SPECS` table names the function): one
+   or more graphs to export (a module in eval mode on the CPU, example inputs, which dimensions
+   are dynamic), a parity ``check``, the sidecar JSON, files to copy and the ``predict.py``;
+2. captures each graph once with ``torch.export.export`` (dynamic batch, and sequence length
+   where the task has one) and writes it: ONNX through ``torch.onnx.export(program,
+   dynamo=True)``, ``.pt2`` through ``torch.export.save``. TorchScript is deprecated in our
+   torch and not used;
+3. checks parity: the task's ``check`` runs the written files (onnxruntime for ONNX,
+   ``torch.export.load`` for ``.pt2``) on held-out samples of the run's data where they can be
+   had (else deterministic synthetic inputs of the right kind), at a batch size and sequence
+   length other than the traced ones, and compares them with the app's PyTorch outputs: the
+   largest absolute difference and the top-1 agreement. Above :data:`TOLERANCE` the export is
+   refused with the numbers (:class:`ExportError`) and its files are removed, never reported
+   as done;
+4. writes ``model.json`` (the sidecar: labels, preprocessing, special tokens, the parity
+   figures), the extra files (SentencePiece models) and, for ONNX, a ``predict.py`` that
+   needs only onnxruntime and numpy (plus Pillow, soundfile or sentencepiece to read inputs).
 
-Which tasks can export is the :data:`SPECS` table; a task not in it is refused with a sentence
-saying which can. Qt-free; torch is imported when the job runs.
+Qt-free; torch is imported when the job runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +45,17 @@ from playground.core.jobs import JobContext
 
 FORMATS = ("onnx", "pt2")
 TOLERANCE = 1e-4  # largest absolute difference allowed in float32
-MODEL_FILE = {"onnx": "model.onnx", "pt2": "model.pt2"}
+SUFFIX = {"onnx": ".onnx", "pt2": ".pt2"}
+MODEL_FILE = {"onnx": "model.onnx", "pt2": "model.pt2"}  # single-graph exports
+
+# task -> "module:function" giving its ExportSpec from a RunSpec; named, not imported, so core
+# imports no task package (the task module is loaded only when one of its runs is exported)
+SPECS: dict[str, str] = {
+    "image": "playground.vision.export_spec:image_export_spec",
+    "text": "playground.text.export_spec:text_export_spec",
+    "translate": "playground.text.translate_export:translate_export_spec",
+    "speech": "playground.speech.export_spec:speech_export_spec",
+}
 
 
 class ExportError(PlaygroundError):
@@ -47,32 +63,57 @@ class ExportError(PlaygroundError):
 
 
 @dataclass
-class ExportSpec:
-    """What a task gives the exporter. ``example`` is traced; ``check`` (another batch size)
-    is what parity is measured on; ``dynamic`` maps input position -> {dim: name}."""
+class Graph:
+    """One file to export: ``module(*example)`` is traced; ``dynamic`` maps an input's name
+    to ``{axis: dimension name}`` (names shared across inputs and graphs are one dimension)."""
 
-    model: Any
+    name: str                          # file stem: "model", "encoder", "decoder"
+    module: Any
     example: tuple
-    check: tuple
     input_names: list[str]
     output_names: list[str]
-    dynamic: dict[int, dict[int, str]]
+    dynamic: dict[str, dict[int, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Comparison:
+    """An exported output and the app's output for the same input. With ``scores`` the last
+    axis holds class (token, symbol) scores and top-1 agreement is counted over the other
+    axes, on the positions where ``valid`` (same shape without the last axis) is True."""
+
+    name: str
+    got: Any
+    want: Any
+    scores: bool = False
+    valid: Any = None
+
+
+Runner = Callable[[str, Sequence[Any]], list]  # (graph name, inputs) -> numpy outputs
+
+
+@dataclass
+class ExportSpec:
+    """What a task gives the exporter (see the module docstring).
+
+    ``check(run)`` runs the exported graphs through ``run`` and returns the comparisons;
+    ``inputs`` describes what it ran on: ``samples``, ``batch_size``, ``seq_len`` (None
+    without a sequence), ``traced_batch_size``, ``traced_seq_len``, ``source`` (in words).
+    """
+
+    graphs: list[Graph]
+    check: Callable[[Runner], list[Comparison]]
+    inputs: dict[str, Any]
     sidecar: dict[str, Any]
-    predict_script: str = ""                       # predict.py text (ONNX exports)
-    extra_files: dict[str, Path] = field(default_factory=dict)  # name -> file to copy
-
-
-# task -> "module:function" giving its ExportSpec from a RunSpec; named, not imported, so core
-# imports no task package (the task module is loaded only when one of its runs is exported)
-SPECS: dict[str, str] = {"image": "playground.vision.export_spec:image_export_spec"}
+    dims: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (min, max)
+    predict_script: str = ""                                        # ONNX exports
+    extra_files: dict[str, Path] = field(default_factory=dict)     # name -> file to copy
+    notes: list[str] = field(default_factory=list)                 # logged before export
 
 
 def spec_for(run_spec) -> ExportSpec:
-    import importlib
-
     target = SPECS.get(run_spec.task)
     if target is None:
-        raise ConfigError(f"Export of {run_spec.task} runs is not available yet; "
+        raise ConfigError(f"Export of {run_spec.task or 'unknown'} runs is not available; "
                           f"{', '.join(sorted(SPECS))} runs can be exported.")
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)(run_spec)
@@ -86,82 +127,231 @@ def check_request(fmt: str, out_dir: str | os.PathLike) -> Path:
         raise StorageError(f"{out} is a file, not a folder: choose a folder to export to.")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-", delete=True)
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-", delete=True):
+            pass
     except OSError as exc:
         raise StorageError(f"Cannot write to {out} ({exc.strerror or exc}): choose a folder "
                            "you can write to.") from exc
     return out
 
 
-def _operator_hint(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0][:200] if text else type(exc).__name__
-    return first
+# ------------------------------------------------------------------------------------------
+# Capture and write
+# ------------------------------------------------------------------------------------------
+def failing_operator(exc: BaseException) -> str | None:
+    """The operator an exporter error names (``aten.stft``, ``mylib.op``), if any."""
+    text = str(exc)
+    for pattern in (r"OpOverload\(op='([\w.]+)'", r"No ONNX function found for ([\w.:]+)",
+                    r"\b(aten\.[a-z_]\w*)", r"\b(aten::[a-z_]\w*)"):
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1).removesuffix(".default")
+    return None
 
 
-def export_onnx(es: ExportSpec, path: Path) -> None:
+def _first_line(exc: BaseException) -> str:
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Traceback", "File ")):
+            return line[:200].rstrip(".:")
+    return type(exc).__name__
+
+
+def _capture(graph: Graph, dims: dict[str, tuple[int, int]]):
     import torch
 
-    dynamic = {name: {d: torch.export.Dim(label, min=1, max=4096) for d, label in dims.items()}
-               for name, dims in ((es.input_names[i], dims) for i, dims in es.dynamic.items())}
-    shapes = tuple(dynamic.get(name) for name in es.input_names)
-    program = torch.onnx.export(es.model, es.example, dynamo=True, dynamic_shapes=shapes,
-                                input_names=es.input_names, output_names=es.output_names,
-                                verbose=False)
-    if program is None:
+    made: dict[str, Any] = {}
+
+    def dim(name: str):
+        if name not in made:
+            low, high = dims.get(name, (1, 1 << 16))
+            made[name] = torch.export.Dim(name, min=low, max=high)
+        return made[name]
+
+    shapes = tuple({axis: dim(label) for axis, label in graph.dynamic.get(name, {}).items()}
+                   or None for name in graph.input_names)
+    with torch.no_grad():
+        return torch.export.export(graph.module, graph.example, dynamic_shapes=shapes,
+                                   strict=False)
+
+
+def _write(fmt: str, program, graph: Graph, path: Path) -> None:
+    import torch
+
+    if fmt == "pt2":
+        torch.export.save(program, str(path))
+        return
+    onnx_program = torch.onnx.export(program, dynamo=True, input_names=graph.input_names,
+                                     output_names=graph.output_names, verbose=False)
+    if onnx_program is None:
         raise ExportError("The ONNX exporter returned nothing for this model.")
-    program.save(str(path))
+    onnx_program.save(str(path))
 
 
-def export_pt2(es: ExportSpec, path: Path) -> None:
-    import torch
+def _export_failed(fmt: str, graph: Graph, stage: str, exc: BaseException) -> ExportError:
+    op = failing_operator(exc)
+    what = f"the {graph.name} graph of this model" if graph.name != "model" else "this model"
+    other = "pt2" if fmt == "onnx" else "onnx"
+    if stage == "capture":
+        reason = f"torch.export cannot trace {what} ({_first_line(exc)})"
+        advice = (f"the operator {op} is the one it stopped at; " if op else "") + \
+            "it needs code torch.export can follow (no data-dependent Python control flow)"
+    else:
+        reason = (f"the operator {op} used by {what} has no ONNX translation" if op else
+                  f"the ONNX exporter failed on {what} ({_first_line(exc)})")
+        advice = (f"export to .pt2 instead (--format {other}), or replace {op or 'it'} "
+                  "in the model with an operator ONNX supports")
+    return ExportError(f"Export to {fmt.upper()} failed: {reason}; {advice}.")
 
-    shapes = tuple({d: torch.export.Dim(label, min=1, max=4096) for d, label in
-                    es.dynamic.get(i, {}).items()} or None for i in range(len(es.example)))
-    program = torch.export.export(es.model, es.example, dynamic_shapes=shapes)
-    torch.export.save(program, str(path))
+
+def export_graphs(fmt: str, es: ExportSpec, out: Path, ctx: JobContext | None = None
+                  ) -> dict[str, Path]:
+    """Capture and write every graph of ``es``; ``{graph name: file}``."""
+    single = len(es.graphs) == 1
+    paths: dict[str, Path] = {}
+    try:
+        for graph in es.graphs:
+            if ctx is not None:
+                ctx.check_cancelled()
+                ctx.emit(ev.Log(f"Exporting {graph.name} to {fmt.upper()}…"))
+            path = out / (MODEL_FILE[fmt] if single else graph.name + SUFFIX[fmt])
+            try:
+                program = _capture(graph, es.dims)
+            except PlaygroundError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - torch.export's many failure types
+                raise _export_failed(fmt, graph, "capture", exc) from exc
+            paths[graph.name] = path
+            try:
+                _write(fmt, program, graph, path)
+            except PlaygroundError:
+                raise
+            except OSError as exc:
+                raise StorageError(f"Cannot write {path} ({exc.strerror or exc}): free some "
+                                   "space or choose another folder.") from exc
+            except Exception as exc:  # noqa: BLE001 - the ONNX exporter's failure types
+                raise _export_failed(fmt, graph, "write", exc) from exc
+    except BaseException:
+        for path in paths.values():
+            _remove(path)
+        raise
+    return paths
 
 
-def run_exported(fmt: str, path: Path, es: ExportSpec):
-    """The exported file's first output on ``es.check`` as a numpy array."""
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    Path(str(path) + ".data").unlink(missing_ok=True)  # ONNX external weights, if any
+
+
+# ------------------------------------------------------------------------------------------
+# Parity
+# ------------------------------------------------------------------------------------------
+def make_runner(fmt: str, paths: dict[str, Path], graphs: Sequence[Graph]) -> Runner:
+    """``run(graph name, inputs) -> list of numpy outputs`` over the written files."""
     import numpy as np
     import torch
 
-    if fmt == "onnx":
-        import onnxruntime as ort
+    names = {g.name: g for g in graphs}
+    loaded: dict[str, Any] = {}
 
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feeds = {name: t.numpy() for name, t in zip(es.input_names, es.check, strict=True)}
-        return np.asarray(session.run(None, feeds)[0])
-    program = torch.export.load(str(path))
-    with torch.no_grad():
-        out = program.module()(*es.check)
-    out = out[0] if isinstance(out, (tuple, list)) else out
-    return out.detach().numpy()
+    def load(name: str):
+        if name not in loaded:
+            if fmt == "onnx":
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.log_severity_level = 3
+                loaded[name] = ort.InferenceSession(str(paths[name]), options,
+                                                    providers=["CPUExecutionProvider"])
+            else:
+                loaded[name] = torch.export.load(str(paths[name])).module()
+        return loaded[name]
+
+    def as_numpy(x):
+        return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+    def run(name: str, inputs: Sequence[Any]) -> list:
+        session = load(name)
+        if fmt == "onnx":
+            feeds = {n: as_numpy(x) for n, x in zip(names[name].input_names, inputs,
+                                                     strict=True)}
+            return [np.asarray(o) for o in session.run(None, feeds)]
+        args = [torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+                for x in inputs]
+        with torch.no_grad():
+            out = session(*args)
+        out = out if isinstance(out, (tuple, list)) else (out,)
+        return [as_numpy(o) for o in out]
+
+    return run
 
 
-def parity(fmt: str, path: Path, es: ExportSpec) -> dict[str, Any]:
+def measure(comparisons: Sequence[Comparison]) -> dict[str, Any]:
+    """Largest absolute difference and top-1 agreement over ``comparisons``."""
     import numpy as np
-    import torch
 
-    with torch.no_grad():
-        want = es.model(*es.check)
-    want = (want[0] if isinstance(want, (tuple, list)) else want).detach().float().numpy()
-    got = run_exported(fmt, path, es).astype(np.float32)
-    if got.shape != want.shape:
-        raise ExportError(f"The exported model's output has shape {got.shape}, the app's "
-                          f"{want.shape}: the export is wrong and was not kept.")
-    diff = float(np.abs(got - want).max()) if want.size else 0.0
-    agree = float((got.argmax(-1) == want.argmax(-1)).mean()) if want.ndim >= 2 else 1.0
-    return {"max_abs_diff": diff, "top1_agreement": agree, "samples": int(want.shape[0]),
-            "batch_size": int(es.check[0].shape[0]), "traced_batch_size":
-            int(es.example[0].shape[0]), "seq_len": None, "tolerance": TOLERANCE,
-            "ok": diff <= TOLERANCE and agree == 1.0}
+    worst, agree, counted, per = 0.0, 0, 0, {}
+    for c in comparisons:
+        got, want = np.asarray(c.got), np.asarray(c.want)
+        if got.shape != want.shape:
+            raise ExportError(f"The exported {c.name} has shape {tuple(got.shape)}, the app's "
+                              f"{tuple(want.shape)}: the export is wrong and was not kept.")
+        if want.dtype == bool or got.dtype == bool:
+            diff = float((got != want).sum())
+        else:
+            diff = float(np.abs(got.astype(np.float64) - want.astype(np.float64)).max()) \
+                if want.size else 0.0
+        if not np.isfinite(diff):
+            diff = float("inf")
+        per[c.name] = diff
+        worst = max(worst, diff)
+        if c.scores and want.size:
+            same = got.argmax(-1) == want.argmax(-1)
+            mask = np.ones(same.shape, bool) if c.valid is None else np.asarray(c.valid, bool)
+            agree += int(same[mask].sum())
+            counted += int(mask.sum())
+    return {"max_abs_diff": worst, "top1_agreement": agree / counted if counted else 1.0,
+            "top1_positions": counted, "per_output": per}
 
 
+def direct_check(graph: str, inputs: Sequence[Any], want: Sequence[Any],
+                 names: Sequence[str], scores: Sequence[bool] = (True,),
+                 valid: Sequence[Any] = ()) -> Callable[[Runner], list[Comparison]]:
+    """The usual ``check``: run ``graph`` once on ``inputs`` and compare its outputs with the
+    app's ``want`` (output ``i`` named ``names[i]``; ``scores[i]`` counts its top-1)."""
+
+    def check(run: Runner) -> list[Comparison]:
+        got = run(graph, inputs)
+        return [Comparison(names[i], got[i], w, i < len(scores) and scores[i],
+                           valid[i] if i < len(valid) else None) for i, w in enumerate(want)]
+
+    return check
+
+
+def parity(fmt: str, paths: dict[str, Path], es: ExportSpec) -> dict[str, Any]:
+    figures = measure(es.check(make_runner(fmt, paths, es.graphs)))
+    inputs = {k: es.inputs.get(k) for k in ("samples", "batch_size", "seq_len",
+                                             "traced_batch_size", "traced_seq_len", "source")}
+    return {**figures, **inputs, "tolerance": TOLERANCE,
+            "ok": figures["max_abs_diff"] <= TOLERANCE}
+
+
+def parity_failure(figures: dict[str, Any]) -> str:
+    return (f"The exported model differs from the app's by up to {figures['max_abs_diff']:.2e} "
+            f"(tolerance {TOLERANCE:g}; top-1 agreement {figures['top1_agreement']:.1%} on "
+            f"{figures['samples']} samples at batch {figures['batch_size']}), so the export "
+            "is wrong and was not kept; report it with the log.")
+
+
+# ------------------------------------------------------------------------------------------
+# The job
+# ------------------------------------------------------------------------------------------
 def make_export_job(run_dir: str | os.PathLike, fmt: str, out_dir: str | os.PathLike,
                     checkpoint: str = "best") -> Callable[[JobContext], dict[str, Any]]:
+    """``job(ctx)`` exporting ``run_dir``'s ``checkpoint`` as ``fmt`` into ``out_dir``; see
+    the module docstring. Returns ``files``, ``format``, ``out_dir``, ``parity``,
+    ``export_seconds``, ``size_bytes``, ``task``, ``model``."""
+
     def job(ctx: JobContext) -> dict[str, Any]:
         from playground.core import loader
 
@@ -170,49 +360,55 @@ def make_export_job(run_dir: str | os.PathLike, fmt: str, out_dir: str | os.Path
         ctx.emit(ev.Progress(0, 3, "export", unit="stage"))
         ctx.emit(ev.Log(f"Loading {spec.run.name} ({spec.which} checkpoint)…"))
         es = spec_for(spec)
+        for note in es.notes:
+            ctx.emit(ev.Log(note))
         ctx.check_cancelled()
-        path = out / MODEL_FILE[fmt]
-        ctx.emit(ev.Log(f"Exporting to {fmt.upper()}…"))
         start = time.perf_counter()
-        try:
-            (export_onnx if fmt == "onnx" else export_pt2)(es, path)
-        except PlaygroundError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the exporter's many failure types
-            path.unlink(missing_ok=True)
-            raise ExportError(f"This model does not export to {fmt.upper()} "
-                              f"({_operator_hint(exc)}); try the other format, or report "
-                              "it with the log.") from exc
+        paths = export_graphs(fmt, es, out, ctx)
         seconds = time.perf_counter() - start
-        ctx.emit(ev.Progress(1, 3, "export", unit="stage"))
-        ctx.check_cancelled()
-        ctx.emit(ev.Log("Checking the exported file against the app's outputs…"))
-        figures = parity(fmt, path, es)
-        if not figures["ok"]:
-            path.unlink(missing_ok=True)
-            raise ExportError(
-                f"The exported model differs from the app's by up to "
-                f"{figures['max_abs_diff']:.2e} (tolerance {TOLERANCE:g}), top-1 agreement "
-                f"{figures['top1_agreement']:.1%}: the export was not kept.")
+        files = list(paths.values())
+        try:
+            ctx.emit(ev.Progress(1, 3, "export", unit="stage"))
+            ctx.check_cancelled()
+            ctx.emit(ev.Log(f"Checking the exported file{'s' * (len(files) > 1)} against the "
+                            f"app's outputs ({es.inputs.get('source', 'test inputs')})…"))
+            figures = parity(fmt, paths, es)
+            if not figures["ok"]:
+                raise ExportError(parity_failure(figures))
+        except BaseException:
+            for path in files:
+                _remove(path)
+            raise
         ctx.emit(ev.Progress(2, 3, "export", unit="stage"))
-        files = [path]
-        sidecar = {**es.sidecar, "format": fmt, "file": path.name,
-                   "inputs": es.input_names, "outputs": es.output_names,
+        sidecar = {**es.sidecar, "format": fmt,
+                   "files": {name: path.name for name, path in paths.items()},
+                   "inputs": {g.name: g.input_names for g in es.graphs},
+                   "outputs": {g.name: g.output_names for g in es.graphs},
                    "run": spec.run.name, "checkpoint": spec.which, "parity": figures}
-        (out / "model.json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-        files.append(out / "model.json")
-        for name, source in es.extra_files.items():
-            shutil.copyfile(source, out / name)
-            files.append(out / name)
-        if fmt == "onnx" and es.predict_script:
-            (out / "predict.py").write_text(es.predict_script, encoding="utf-8")
-            files.append(out / "predict.py")
+        if len(paths) == 1:
+            sidecar["file"] = files[0].name
+        try:
+            (out / "model.json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+            files.append(out / "model.json")
+            for name, source in es.extra_files.items():
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, out / name)
+                files.append(out / name)
+            if fmt == "onnx" and es.predict_script:
+                (out / "predict.py").write_text(es.predict_script, encoding="utf-8")
+                files.append(out / "predict.py")
+        except OSError as exc:
+            raise StorageError(f"Cannot write to {out} ({exc.strerror or exc}): free some "
+                               "space or choose another folder.") from exc
         ctx.emit(ev.Progress(3, 3, "export", unit="stage"))
         ctx.emit(ev.Log(f"Exported {spec.run.name} to {out}: largest difference "
                         f"{figures['max_abs_diff']:.2e}, top-1 agreement "
                         f"{figures['top1_agreement']:.1%}."))
+        size = sum(p.stat().st_size for p in paths.values())
+        size += sum(Path(str(p) + ".data").stat().st_size for p in paths.values()
+                    if Path(str(p) + ".data").exists())
         return {"files": [str(f) for f in files], "format": fmt, "out_dir": str(out),
-                "parity": figures, "export_seconds": round(seconds, 2),
-                "size_bytes": path.stat().st_size, "task": spec.task, "model": spec.model}
+                "parity": figures, "export_seconds": round(seconds, 2), "size_bytes": size,
+                "task": spec.task, "model": spec.model}
 
     return job

@@ -2,19 +2,24 @@
 
 The exported graph takes ``image``: float32 ``(batch, 3, size, size)``, already resized and
 normalised as the app does (``model.json`` says how), and returns ``logits`` ``(batch,
-classes)``. The ``predict.py`` written beside an ONNX export does that preprocessing with
-Pillow and numpy and prints the top classes with their probabilities, best first.
+classes)``. Parity is checked on validation images of the run's own data where they can be
+had (the demos are regenerated, a folder is read again), else on synthetic ones. The
+``predict.py`` written beside an ONNX export does that preprocessing with Pillow and numpy and
+prints the top classes with their probabilities, best first.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import numpy as np
 
 from playground.vision.data import normalization
 
-TRACED_BATCH, CHECK_BATCH = 2, 3
+TRACED_BATCH, CHECK_BATCH = 2, 5
 
-PREDICT_PY = '''"""Classify images with the exported model; needs only onnxruntime, numpy and Pillow.
+PREDICT_PY = '''"""Classify images with the exported model; needs onnxruntime, numpy and Pillow.
 
     python predict.py photo.jpg other.png [--top-k 3]
 
@@ -70,11 +75,39 @@ if __name__ == "__main__":
 '''
 
 
+def held_out_images(spec, cfg, n: int):
+    """Up to ``n`` validation images of the run's data as the app's eval transform makes them
+    ``(n, 3, size, size)``, and where they came from; None when the data cannot be had here
+    (a folder that moved, a download that is not cached)."""
+    import torch
+
+    from playground.vision.demo import DEMOS, load_data, parse_spec
+
+    data = str(spec.info.get("data_spec") or (spec.info.get("dataset") or {}).get("spec") or "")
+    try:
+        kind, name = parse_spec(data)
+        if kind == "demo" and getattr(DEMOS.get(name), "download", False):
+            return None
+        if kind == "folder" and not os.path.isdir(name):
+            return None
+        prepared = load_data(data, cfg, thumbs_per_class=0)
+    except Exception:  # noqa: BLE001 - any failure: parity falls back to synthetic inputs
+        return None
+    val = prepared.val if prepared.val is not None and len(prepared.val) else prepared.train
+    if val is None or not len(val):
+        return None
+    # spread over the split so several classes are represented
+    picks = np.linspace(0, len(val) - 1, min(n, len(val))).round().astype(int)
+    batch = torch.stack([val[int(i)][0] for i in picks]).float()
+    split = "validation" if val is prepared.val else "training"
+    return batch, f"{len(picks)} {split} images of {data}"
+
+
 def image_export_spec(spec) -> Any:
     """The ExportSpec of an opened image run (a :class:`playground.core.loader.RunSpec`)."""
     import torch
 
-    from playground.core.export import ExportSpec
+    from playground.core.export import ExportSpec, Graph, direct_check
     from playground.vision.predict import ImagePredictor
 
     predictor = ImagePredictor.from_spec(spec, "cpu")
@@ -82,13 +115,24 @@ def image_export_spec(spec) -> Any:
     size = predictor.image_size
     gen = torch.Generator().manual_seed(0)
     example = torch.randn(TRACED_BATCH, 3, size, size, generator=gen)
-    check = torch.randn(CHECK_BATCH, 3, size, size, generator=gen)
+    real = held_out_images(spec, predictor.cfg, CHECK_BATCH)
+    if real is not None and len(real[0]) != TRACED_BATCH:
+        check, source = real
+    else:
+        check = torch.randn(CHECK_BATCH, 3, size, size, generator=gen)
+        source = f"{CHECK_BATCH} synthetic images (the run's data is not available here)"
+    with torch.no_grad():
+        want = model(check).float().numpy()
     norm = normalization(bool(getattr(predictor.cfg, "pretrained", False)))
     sidecar = {"task": "image", "model": spec.model, "labels": predictor.labels,
                "image_size": size, "mean": norm["mean"], "std": norm["std"],
                "input_layout": "float32 (batch, 3, image_size, image_size), RGB scaled to "
                                "[0, 1], then (x - mean) / std",
                "output": "logits (batch, classes); softmax gives the probabilities"}
-    return ExportSpec(model=model, example=(example,), check=(check,),
-                      input_names=["image"], output_names=["logits"],
-                      dynamic={0: {0: "batch"}}, sidecar=sidecar, predict_script=PREDICT_PY)
+    graph = Graph("model", model, (example,), ["image"], ["logits"], {"image": {0: "batch"}})
+    inputs = {"samples": int(check.shape[0]), "batch_size": int(check.shape[0]),
+              "seq_len": None, "traced_batch_size": TRACED_BATCH, "traced_seq_len": None,
+              "source": source}
+    return ExportSpec(graphs=[graph], check=direct_check("model", (check,), [want], ["logits"]),
+                      inputs=inputs, sidecar=sidecar, dims={"batch": (1, 1024)},
+                      predict_script=PREDICT_PY)
