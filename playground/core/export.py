@@ -34,6 +34,7 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,9 @@ def _write(fmt: str, program, graph: Graph, path: Path) -> None:
     import torch
 
     if fmt == "pt2":
-        torch.export.save(program, str(path))
+        with warnings.catch_warnings():  # torch's note on weights that share storage (CPU here)
+            warnings.filterwarnings("ignore", message="No complete tensor found")
+            torch.export.save(program, str(path))
         return
     onnx_program = torch.onnx.export(program, dynamo=True, input_names=graph.input_names,
                                      output_names=graph.output_names, verbose=False)

@@ -55,38 +55,55 @@ def _lstm_cell(gi: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh, b_hh):
     return torch.sigmoid(o) * torch.tanh(c), c
 
 
-def _direction(lstm: bool, gi: torch.Tensor, w_hh, b_hh, h0: torch.Tensor, c0: torch.Tensor,
-               valid: torch.Tensor | None, reverse: bool):
-    """One layer, one direction over time-major ``gi`` (T, B, G·H): ``(out, h_T, c_T)``."""
+def _cell(lstm: bool, g: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None, w_hh, b_hh):
+    if lstm:
+        return _lstm_cell(g, h, c, w_hh, b_hh)
+    return _gru_cell(g, h, w_hh, b_hh), None
+
+
+def _layer(lstm: bool, gis: list, w_hhs: list, b_hhs: list, h0s: list, c0s: list,
+           valid: torch.Tensor | None):
+    """One layer, every direction in one scan over time-major ``gis[d]`` (T, B, G·H); the
+    backward direction reads the sequence flipped. ``(outs, h_Ts, c_Ts)`` per direction."""
     scan = _scan()
+    dirs = len(gis)
+    flip = [d == 1 for d in range(dirs)]
 
     def step(carry, xs):
-        g, v = xs if valid is not None else (xs, None)
-        if lstm:
-            h, c = carry
-            h_new, c_new = _lstm_cell(g, h, c, w_hh, b_hh)
-        else:
-            h = carry
-            h_new = _gru_cell(g, h, w_hh, b_hh)
-        if v is None:
-            out = h_new.clone()
-        else:                                                      # v: (B, 1) bool
-            keep = v.to(h_new.dtype)
-            h_new = keep * h_new + (1 - keep) * h                  # padding: state unchanged
-            if lstm:
-                c_new = keep * c_new + (1 - keep) * c
-            out = keep * h_new                                     # padding: zeros out
-        return ((h_new, c_new) if lstm else h_new), out
+        new_carry, outs = [], []
+        for d in range(dirs):
+            h = carry[2 * d] if lstm else carry[d]
+            c = carry[2 * d + 1] if lstm else None
+            h_new, c_new = _cell(lstm, xs[d], h, c, w_hhs[d], b_hhs[d])
+            if valid is None:
+                out = h_new.clone()
+            else:                                                  # (B, 1) bool
+                keep = xs[dirs + d].to(h_new.dtype)
+                h_new = keep * h_new + (1 - keep) * h              # padding: state unchanged
+                if lstm:
+                    c_new = keep * c_new + (1 - keep) * c
+                out = keep * h_new                                 # padding: zeros out
+            new_carry += [h_new, c_new] if lstm else [h_new]
+            outs.append(out)
+        return tuple(new_carry), tuple(outs)
 
-    xs = (gi, valid) if valid is not None else gi
-    carry, out = scan(step, (h0, c0) if lstm else h0, xs, reverse=reverse)
-    h_t, c_t = carry if lstm else (carry, c0)
-    return out, h_t, c_t                                           # (T, B, H), (B, H), (B, H)
+    xs = [torch.flip(g, [0]) if f else g for g, f in zip(gis, flip, strict=True)]
+    if valid is not None:
+        xs += [torch.flip(valid, [0]) if f else valid for f in flip]
+    init = []
+    for d in range(dirs):
+        init += [h0s[d], c0s[d]] if lstm else [h0s[d]]
+    carry, outs = scan(step, tuple(init), tuple(xs))
+    outs = [torch.flip(o, [0]) if f else o for o, f in zip(outs, flip, strict=True)]
+    h_ts = [carry[2 * d] if lstm else carry[d] for d in range(dirs)]
+    c_ts = [carry[2 * d + 1] for d in range(dirs)] if lstm else [None] * dirs
+    return outs, h_ts, c_ts                                        # (T, B, H), (B, H) ...
 
 
 class ScanRNN(nn.Module):
     """``ScanRNN(rnn)(x, hx=None, valid=None) -> (output, h_n)`` (LSTM: ``(h_n, c_n)``), the
-    same shapes and layout as ``rnn(x, hx)``; see the module docstring."""
+    same shapes and layout as ``rnn(x, hx)``; see the module docstring. ``step(x, hx)`` is one
+    time step of a unidirectional RNN, ``x`` ``(B, input)``, without a loop at all."""
 
     def __init__(self, rnn: nn.GRU | nn.LSTM) -> None:
         super().__init__()
@@ -97,17 +114,24 @@ class ScanRNN(nn.Module):
         self.rnn = rnn
         self.lstm = isinstance(rnn, nn.LSTM)
 
+    def _weights(self, layer: int, d: int):
+        r = self.rnn
+        sfx = f"_l{layer}" + ("_reverse" if d else "")
+        return (getattr(r, "weight_ih" + sfx), getattr(r, "weight_hh" + sfx),
+                getattr(r, "bias_ih" + sfx) if r.bias else None,
+                getattr(r, "bias_hh" + sfx) if r.bias else None)
+
+    def _states(self, hx):
+        if hx is None:
+            return None, None
+        return hx if self.lstm else (hx, None)
+
     def forward(self, x: torch.Tensor, hx=None, valid: torch.Tensor | None = None):
         r = self.rnn
         seq = x.transpose(0, 1) if r.batch_first else x            # (T, B, I)
         B = seq.shape[1]
         dirs = 2 if r.bidirectional else 1
-        if hx is None:
-            h0 = c0 = None
-        elif self.lstm:
-            h0, c0 = hx
-        else:
-            h0, c0 = hx, None
+        h0, c0 = self._states(hx)
 
         def start(state, k):  # a fresh tensor: scan's initial carry must not alias others
             if state is None:
@@ -119,24 +143,37 @@ class ScanRNN(nn.Module):
             v = (valid.transpose(0, 1) if r.batch_first else valid)[..., None]  # (T, B, 1)
         hs, cs = [], []
         for layer in range(r.num_layers):
-            outs = []
-            for d in range(dirs):
-                sfx = f"_l{layer}" + ("_reverse" if d else "")
-                w_ih, w_hh = getattr(r, "weight_ih" + sfx), getattr(r, "weight_hh" + sfx)
-                b_ih = getattr(r, "bias_ih" + sfx) if r.bias else None
-                b_hh = getattr(r, "bias_hh" + sfx) if r.bias else None
-                gi = F.linear(seq, w_ih, b_ih)                     # (T, B, G·H), all steps
-                k = layer * dirs + d
-                out, h_t, c_t = _direction(self.lstm, gi, w_hh, b_hh, start(h0, k),
-                                           start(c0, k) if self.lstm else None, v,
-                                           reverse=bool(d))
-                outs.append(out)
-                hs.append(h_t)
-                cs.append(c_t)
+            weights = [self._weights(layer, d) for d in range(dirs)]
+            gis = [F.linear(seq, w_ih, b_ih) for w_ih, _, b_ih, _ in weights]  # all steps
+            ks = [layer * dirs + d for d in range(dirs)]
+            outs, h_ts, c_ts = _layer(
+                self.lstm, gis, [w[1] for w in weights], [w[3] for w in weights],
+                [start(h0, k) for k in ks],
+                [start(c0, k) if self.lstm else None for k in ks], v)
+            hs += h_ts
+            cs += c_ts
             seq = torch.cat(outs, dim=-1) if dirs == 2 else outs[0]  # (T, B, dirs·H)
         output = seq.transpose(0, 1) if r.batch_first else seq
         h_n = torch.stack(hs)                                      # (layers·dirs, B, H)
         return output, ((h_n, torch.stack(cs)) if self.lstm else h_n)
+
+    def step(self, x: torch.Tensor, hx):
+        """One time step: ``x`` (B, I), ``hx`` as for ``nn.GRU`` / ``nn.LSTM`` (layers, B, H)
+        -> ``(output (B, H), new hx)``."""
+        r = self.rnn
+        if r.bidirectional:
+            raise TypeError("ScanRNN.step is for unidirectional RNNs")
+        h0, c0 = self._states(hx)
+        hs, cs = [], []
+        for layer in range(r.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self._weights(layer, 0)
+            h, c = _cell(self.lstm, F.linear(x, w_ih, b_ih), h0[layer],
+                         c0[layer] if self.lstm else None, w_hh, b_hh)
+            hs.append(h)
+            cs.append(c)
+            x = h
+        h_n = torch.stack(hs)
+        return x, ((h_n, torch.stack(cs)) if self.lstm else h_n)
 
 
 def with_scan_rnns(model: nn.Module) -> nn.Module:

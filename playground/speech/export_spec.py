@@ -288,13 +288,17 @@ def held_out_transcribed(spec, cfg, n: int):
         return None  # the demo is synthesised with espeak-ng on demand: not redone here
     try:
         data = resolve_transcript_data(str(data_spec), cfg)
-        _, va = split_indices(len(data.items), cfg.val_fraction, cfg.seed)
-        picked = _spread(va or range(len(data.items)), n)
-        clips = [load_audio(data.items[i][0], int(cfg.sample_rate))[0] for i in picked]
+        tr, va = split_indices(len(data.items), cfg.val_fraction, cfg.seed)
+        picked = _spread(va, n)
+        extra = _spread(tr, n - len(picked)) if len(picked) < n else []  # a tiny split
+        clips = [load_audio(data.items[i][0], int(cfg.sample_rate))[0] for i in picked + extra]
     except Exception:  # noqa: BLE001 - synthetic instead
         return None
     if len(clips) < 2:
         return None
+    if extra:
+        return clips, (f"{len(picked)} validation and {len(extra)} training clips of "
+                       f"{data_spec}")
     return clips, f"{len(clips)} validation clips of {data_spec}"
 
 

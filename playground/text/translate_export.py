@@ -206,14 +206,14 @@ def _modules():
         def __init__(self, model) -> None:
             super().__init__()
             self.model = model
-            self.rnn = ScanRNN(model.decoder)   # one step; avoids nn.GRU's traced weights
+            self.rnn = ScanRNN(model.decoder)   # its step(): the cell without a loop
 
         def step(self, y, hs, state, keys, values, src_pad):
             m = self.model
             emb = m.tgt_emb(y)                                                 # (N, E)
             context, _ = m.attention(hs[-1], keys, values, src_pad)            # (N, 2H)
-            out, state = self.rnn(torch.cat([emb, context], dim=-1)[:, None], state)
-            features = torch.cat([out[:, 0], context, emb], dim=-1)            # (N, H+2H+E)
+            out, state = self.rnn.step(torch.cat([emb, context], dim=-1), state)  # (N, H)
+            features = torch.cat([out, context, emb], dim=-1)                  # (N, H+2H+E)
             return m.lm_head(torch.tanh(m.pre_out(features))), state           # (N, V)
 
         def forward(self, y, h, keys, values, src_pad):

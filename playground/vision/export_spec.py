@@ -53,21 +53,25 @@ def main(argv=None):
     parser.add_argument("--top-k", type=int, default=5)
     args = parser.parse_args(argv)
     meta = json.loads((HERE / "model.json").read_text(encoding="utf-8"))
-    session = ort.InferenceSession(str(HERE / meta["file"]), providers=["CPUExecutionProvider"])
-    labels = meta["labels"]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(HERE / meta["file"]), options,
+                                   providers=["CPUExecutionProvider"])
+    labels, status = meta["labels"], 0
     for name in args.files:
         try:
             x = preprocess(name, meta)[None]
         except OSError as exc:
             print(f"{name}: cannot read it as an image ({exc})", file=sys.stderr)
+            status = 1
             continue
-        logits = session.run(None, {meta["inputs"][0]: x})[0][0]
+        logits = session.run(None, {"image": x})[0][0]
         p = np.exp(logits - logits.max())
         p /= p.sum()
         print(name)
         for i in np.argsort(-p)[: max(1, min(args.top_k, len(labels)))]:
             print(f"  {labels[i]}\\t{p[i]:.4f}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def test_tiny_models_learn(name):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.6 * losses[0], losses
 
 
