@@ -24,8 +24,8 @@ import re
 import sys
 from typing import Any
 
+from playground.core import distributed, logs
 from playground.core import events as ev
-from playground.core import logs
 from playground.core.jobs import JobContext, describe_exception, is_expected, run_job
 from playground.core.schema import number_type
 
@@ -210,8 +210,17 @@ def run_in_terminal(job, args: argparse.Namespace) -> tuple[ev.Event, TerminalCo
 
     if getattr(args, "threads", 0):
         set_cpu_threads(args.threads)
-    ctx = TerminalContext(device=getattr(args, "device", "auto"), quiet=args.quiet)
+    device, quiet = getattr(args, "device", "auto"), args.quiet
+    world = _join_torchrun(args, device)
+    if world is not None:
+        device, quiet = distributed.device_name(device), quiet or not world.main
+    ctx = TerminalContext(device=device, quiet=quiet)
     import threading
+
+    if world is not None:  # torchrun stops its workers with SIGTERM: stop like Ctrl-C
+        import signal
+
+        signal.signal(signal.SIGTERM, lambda *_: ctx.cancel())
 
     done: list[ev.Event] = []
     worker = threading.Thread(target=lambda: done.append(run_job(job, ctx)), daemon=True)
@@ -226,8 +235,21 @@ def run_in_terminal(job, args: argparse.Namespace) -> tuple[ev.Event, TerminalCo
     return done[0], ctx
 
 
+def _join_torchrun(args: argparse.Namespace, device: str):
+    """Under ``torchrun`` (WORLD_SIZE > 1) ``train`` and ``resume`` join the process group."""
+    if (getattr(args, "command", None) not in ("train", "resume")
+            or distributed.env_world_size() <= 1):
+        return None
+    world = distributed.init_from_env(device)
+    if not world.main:  # rank 0 alone reports; the others keep only their errors (stderr)
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
+    return world
+
+
 def fail(message: str) -> int:
-    print(f"error: {safe_text(message, keep_newlines=True)}", file=sys.stderr)
+    world = distributed.current()
+    where = f"rank {world.rank}: " if world.distributed and not world.main else ""
+    print(f"error: {where}{safe_text(message, keep_newlines=True)}", file=sys.stderr)
     return 1
 
 
@@ -308,7 +330,11 @@ def print_json(data: Any) -> None:
 
 def finish_training(event: ev.Event, ctx: TerminalContext,
                     summary: list[tuple[str, Any]] | None = None) -> int:
-    """Print final metrics, then the run folder as the last line; exit code 0 / 1 / 130."""
+    """Print final metrics, then the run folder as the last line; exit code 0 / 1 / 130.
+
+    Under torchrun only rank 0 prints (the others trained into a scratch folder)."""
+    if not distributed.current().main and isinstance(event, ev.Finished):
+        return 130 if event.stopped else 0
     if isinstance(event, ev.Failed):
         report_failed(event)
         if ctx.run_dir:

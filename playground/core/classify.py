@@ -66,7 +66,7 @@ class ClassifierTask(TrainTask):
         import torch.nn.functional as F
 
         x, y = batch
-        logits = self.model(x)
+        logits = self.forward_model(x)
         self._logits = logits
         return F.cross_entropy(logits, y, label_smoothing=self.cfg.label_smoothing), len(y)
 

@@ -17,6 +17,10 @@ stopped after a checkpoint and resumed ends with the same weights as one left un
 Fork / fine-tune: :func:`init_from` copies another run's weights into a new model, layer by
 layer where the shapes agree (a new classifier head when the classes differ), optionally
 freezing what was reused; the new run records its parent.
+
+Several processes (``torchrun``): the same loop, with :mod:`playground.core.distributed`
+wrapping the model in DistributedDataParallel, sharing each global batch, averaging metrics,
+agreeing on Stop and letting rank 0 alone write the run folder.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from playground.core import distributed
 from playground.core import events as ev
 from playground.core.errors import CheckpointError, JobCancelled, RunError
 from playground.core.jobs import JobContext
@@ -61,6 +66,13 @@ class TrainTask:
     precision: Any = None  # the loop's Precision (autocast), set by fit() before training
     primary: str = "val_loss"
     higher_is_better: bool = False
+    _ddp: Any = None  # under torchrun: the DistributedDataParallel wrapper fit() made
+
+    @property
+    def forward_model(self) -> Any:
+        """The module ``loss()`` calls: the model itself, or under torchrun its
+        DistributedDataParallel wrapper (which averages the gradients across processes)."""
+        return self._ddp if self._ddp is not None else self.model
 
     def build_optimizer(self, total_steps: int) -> tuple[Any, Any]:
         """``(optimizer, scheduler or None)`` for a run of ``total_steps`` steps."""
@@ -105,6 +117,10 @@ class TrainTask:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+    def reseed_for_rank(self, rank: int, step: int) -> None:
+        """Resumed with another number of processes: give rank ``rank`` its own random
+        streams (rank 0 keeps the saved ones)."""
 
 
 @dataclass
@@ -233,6 +249,7 @@ class _Loop:
         task.precision = self.trainer.precision  # evaluation uses the same autocast
         self.pre_eval: dict[str, Any] | None = None
         self.epoch_mode = cfg.steps_per_epoch is not None
+        self.world = distributed.current()
 
     # state ------------------------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
@@ -248,6 +265,9 @@ class _Loop:
             state["scheduler"] = _plain_scheduler_state(tr.scheduler)
         if tr.precision.scaler is not None:
             state["scaler"] = tr.precision.scaler.state_dict()
+        if self.world.distributed:  # a collective: every rank's own random streams
+            state["ranks"] = self.world.gather({"rng": state["rng"], "task": state["task"]})
+            state["world_size"] = self.world.world_size
         return state
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -271,15 +291,30 @@ class _Loop:
         self.state = LoopState(**{k: v for k, v in loop.items()
                                   if k in LoopState.__dataclass_fields__})
         tr.step_count = self.state.step
-        self.task.load_state_dict(state.get("task", {}))
-        set_rng_state(state["rng"])
+        own, world = {"task": state.get("task", {}), "rng": state["rng"]}, self.world
+        ranks = state.get("ranks")
+        same_world = isinstance(ranks, list) and len(ranks) == world.world_size
+        if world.distributed and same_world:
+            own = ranks[world.rank]
+        self.task.load_state_dict(own["task"])
+        set_rng_state(own["rng"])
+        if world.distributed and not same_world and world.rank:
+            distributed.reseed(world.rank, self.state.step)
+            self.task.reseed_for_rank(world.rank, self.state.step)
         if self.run is not None:
             _truncate(self.run.path / "metrics.jsonl", self.state.metrics_bytes)
 
     def save(self, kind: str, metric: float | None = None,
              state: dict[str, Any] | None = None) -> None:
-        """Write ``<kind>.safetensors`` (and with ``last`` the resume state, or ``state``)."""
-        if self.run is None:
+        """Write ``<kind>.safetensors`` (and with ``last`` the resume state, or ``state``).
+
+        Under torchrun every rank calls this at the same points (the resume state gathers
+        every rank's random streams); rank 0 alone writes."""
+        if kind == "last" and state is None and self.world.distributed:
+            if self.run is not None and self.world.main:
+                self.state.metrics_bytes = _size(self.run.path / "metrics.jsonl")
+            state = self.full_state()
+        if self.run is None or not self.world.main:
             return
         from playground.core.checkpoint import save_torch, save_weights
 
@@ -319,6 +354,7 @@ class _Loop:
         """Evaluate, log, checkpoint; return True when early stopping says stop."""
         st, task = self.state, self.task
         self.flush()
+        self.world.sync_buffers(task.model)  # under torchrun: evaluate and save one model
         # Stop during the evaluation resumes from just before it (the evaluation may draw
         # from the RNG, and the task's epoch accumulators are read and reset by it).
         st.metrics_bytes = _size(self.run.path / "metrics.jsonl") if self.run else 0
@@ -330,11 +366,11 @@ class _Loop:
         if epoch is not None:
             row["epoch"] = epoch
         if end_of_epoch:
-            train = task.epoch_metrics(st.epoch)
+            train = self.world.mean(task.epoch_metrics(st.epoch))
             for key, value in train.items():
                 self.guard(key, value)
             row.update(train)
-        metrics = task.evaluate(self.ctx, st.step, epoch)
+        metrics = self.world.mean(task.evaluate(self.ctx, st.step, epoch))
         for key, value in metrics.items():
             if isinstance(value, float) and key == task.primary:
                 self.guard(key, value)
@@ -366,6 +402,13 @@ class _Loop:
     def flush(self) -> None:
         self.trainer.flush_metrics()
 
+    def check_stop(self) -> None:
+        if self.world.distributed:  # all ranks stop at the same step, or none does
+            if self.world.any(self.ctx.cancelled):
+                raise JobCancelled()
+        else:
+            self.ctx.check_cancelled()
+
     def run_loop(self) -> str:
         """Train to ``total_steps``; return "finished" or "early-stopped"."""
         st, cfg, task = self.state, self.cfg, self.task
@@ -396,7 +439,7 @@ class _Loop:
                     break
                 # Stop before the next batch is drawn: drawing it would move the data order
                 # and the RNG past the state a resume starts from.
-                self.ctx.check_cancelled()
+                self.check_stop()
             st.train_seconds += time.perf_counter() - start
             if not stepped and st.step < cfg.total_steps and not self.epoch_mode:
                 raise RunError("The training data ran out of batches.")
@@ -448,16 +491,24 @@ def fit(ctx: JobContext, task: TrainTask, run: Run | None, cfg: LoopConfig, *,
     result = result if result is not None else {}
     result.setdefault("run_dir", str(run.path) if run is not None else None)
     loop = _Loop(ctx, task, run, cfg, result)
+    world = loop.world
     if resume:
         if run is None:
             raise RunError("Resuming needs a run folder.")
-        loop.restore(read_resume_state(run))
+        # Under torchrun rank 0 reads the saved state and hands it to the others.
+        loop.restore(world.broadcast(read_resume_state(run) if world.main else None))
         ctx.emit(ev.Log(f"resumed at step {loop.state.step}"
                         + (f", epoch {loop.state.epoch}" if loop.epoch_mode else "")
                         + f" of {cfg.total_steps}"))
+    if world.distributed:
+        task._ddp = distributed.wrap(task.model, ctx.device)
+        ctx.defer_cancel(True)  # tasks' own checks pause: Stop is agreed on at step ends
+        if not resume:
+            distributed.reseed(world.rank, 0)  # own augmentation and dropout streams
     if run is not None:
         run.set_status("training", pid=os.getpid(), host=socket.gethostname(),
-                       steps_per_epoch=cfg.steps_per_epoch, total_steps=cfg.total_steps)
+                       steps_per_epoch=cfg.steps_per_epoch, total_steps=cfg.total_steps,
+                       world_size=world.world_size)
 
     def finish(status: str) -> dict[str, Any]:
         st = loop.state
@@ -467,6 +518,13 @@ def fit(ctx: JobContext, task: TrainTask, run: Run | None, cfg: LoopConfig, *,
                       train_seconds=st.train_seconds)
         result[f"best_{task.primary}"] = st.best
         result["evals"] = st.history
+        if world.distributed:
+            world.sync_buffers(task.model)
+            digests = world.gather(distributed.weights_digest(task.model))
+            result.update(world_size=world.world_size, ranks_in_sync=len(set(digests)) == 1)
+            if not result["ranks_in_sync"]:
+                ctx.emit(ev.Log("warning: the processes ended with different weights "
+                                f"({', '.join(digests)}); the run folder has rank 0's."))
         task.finish(result)
         if run is not None:
             run.set_status(status, pid=None, result=_jsonable(
@@ -491,8 +549,9 @@ def fit(ctx: JobContext, task: TrainTask, run: Run | None, cfg: LoopConfig, *,
                 if run is not None:
                     run.set_status("failed", pid=None)
                 raise
-            if loop.state.step and (run is None or _checkpoint_behind(run, loop.state.step)):
-                loop.save("last")
+            if loop.state.step and (world.distributed or run is None
+                                    or _checkpoint_behind(run, loop.state.step)):
+                loop.save("last")  # under torchrun always: the save is a collective
         if run is not None and not run.best_checkpoint.is_file() and loop.state.step:
             loop.save("best")
         exc.result = finish("stopped")
@@ -501,6 +560,9 @@ def fit(ctx: JobContext, task: TrainTask, run: Run | None, cfg: LoopConfig, *,
         if run is not None:
             run.set_status("failed", pid=None)
         raise
+    finally:
+        task._ddp = None
+        ctx.defer_cancel(False)
     return finish("finished")
 
 
@@ -529,13 +591,22 @@ class EpochBatches:
 
     A ``batch_sampler`` for a DataLoader; call :meth:`set_epoch` before iterating. Resuming
     at ``start`` skips the first batches of the epoch without loading them.
+
+    With ``distributed`` (training batches) under torchrun, ``batch_size`` is the global batch:
+    every rank walks the same order and takes its share of each batch, so one step of N
+    processes trains on what one step of a single process would. A last, partial batch that
+    would give a process fewer than two samples is left out (on every rank).
     """
 
     def __init__(self, n: int, batch_size: int, *, seed: int = 0, shuffle: bool = True,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False, distributed: bool = False) -> None:
+        from playground.core import distributed as dist
+
         self.n, self.batch_size, self.seed = n, max(1, int(batch_size)), int(seed)
         self.shuffle, self.drop_last = shuffle, drop_last
         self.epoch, self.start = 1, 0
+        self.world = dist.current() if distributed else dist.World()
+        dist.check_batch(self.batch_size, self.world)
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         self.epoch, self.start = epoch, start
@@ -549,28 +620,41 @@ class EpochBatches:
         gen.manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(self.n, generator=gen).tolist()
 
+    def _keeps_last(self, rest: int) -> bool:
+        from playground.core.distributed import keeps_partial
+
+        return bool(rest) and not self.drop_last and keeps_partial(rest, self.world)
+
     def __iter__(self) -> Iterator[list[int]]:
+        from playground.core.distributed import take_share
+
         order, b = self.order(self.epoch), self.batch_size
         batches = [order[i:i + b] for i in range(0, self.n, b)]
-        if self.drop_last and batches and len(batches[-1]) < b:
+        if batches and len(batches[-1]) < b and not self._keeps_last(len(batches[-1])):
             batches.pop()
-        yield from batches[self.start:]
+        yield from (take_share(batch, self.world) for batch in batches[self.start:])
 
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+        return full + (1 if self._keeps_last(rest) else 0)
 
 
 def epoch_loader(dataset, batch_size: int, *, seed: int, device=None, workers: int = 0,
-                 drop_last: bool = False, shuffle: bool = True, collate_fn=None):
-    """A DataLoader over :class:`EpochBatches` (pinned memory on CUDA, ``spawn`` workers)."""
+                 drop_last: bool = False, shuffle: bool = True, collate_fn=None,
+                 distributed: bool | None = None):
+    """A DataLoader over :class:`EpochBatches` (pinned memory on CUDA, ``spawn`` workers).
+
+    ``distributed`` (default: ``shuffle``, i.e. training loaders) shares each batch among
+    torchrun's processes; evaluation loaders give every process the whole set.
+    """
     import torch
     from torch.utils.data import DataLoader
 
     from playground.core.device import cap_to_cpus
 
     sampler = EpochBatches(len(dataset), batch_size, seed=seed, shuffle=shuffle,
-                           drop_last=drop_last)
+                           drop_last=drop_last,
+                           distributed=shuffle if distributed is None else distributed)
     workers = cap_to_cpus(max(0, int(workers)), "data-loader workers")[0]
     kwargs: dict[str, Any] = {}
     if workers > 0:
@@ -725,6 +809,19 @@ def begin_run(task: str, *, ctx: JobContext, resume: str | os.PathLike | None,
     from playground.core.runs import RunStore, open_run
 
     ctx.device  # noqa: B018 - a device that is not there fails before a folder is made
+    world = distributed.current()
+    scale = {"world_size": world.world_size}
+    if isinstance(config.get("batch_size"), int):
+        distributed.check_batch(config["batch_size"], world)  # before a folder is made
+        scale["global_batch_size"] = config["batch_size"]
+    if not world.main:  # rank 0 alone writes the run folder; the others train in scratch
+        home, resume_from, resume = distributed.scratch_home(), resume, None
+        if resume_from:
+            info = open_run(resume_from, task).info()  # read only, for the checks below
+            data_spec = info.get("data_spec", data_spec)
+            for key, value in (same or {}).items():
+                if info.get(key) is not None and info.get(key) != value:
+                    raise RunError(f"The data no longer matches the run ({key} changed).")
     if resume:
         run = open_run(resume, task)
         info = run.info()
@@ -735,9 +832,9 @@ def begin_run(task: str, *, ctx: JobContext, resume: str | os.PathLike | None,
                                f"{_short(saved)}, now {_short(value)}. Resume with the same "
                                "data, or start a new run from this one (Start from run… / "
                                "--init-from).")
-        run.update(config=config)
+        run.update(config=config, **scale)
         return run
-    fields = {"data_spec": data_spec, **(extra or {})}
+    fields = {"data_spec": data_spec, **scale, **(extra or {})}
     if parent is not None:
         fields["parent"] = parent.to_json()
     return RunStore(home).create(task, name, model=model, config=config, dataset=dataset,

@@ -34,6 +34,7 @@ class JobContext:
         self._emit = emit or (lambda event: None)
         self.device_name = device
         self._cancel = cancel_event or threading.Event()
+        self._cancel_deferred = False
         self._device = None
         self.run_dir: str | None = None  # the run folder, once the job announced one
 
@@ -58,8 +59,13 @@ class JobContext:
         self._cancel.set()
 
     def check_cancelled(self) -> None:
-        if self._cancel.is_set():
+        if self._cancel.is_set() and not self._cancel_deferred:
             raise JobCancelled()
+
+    def defer_cancel(self, deferred: bool) -> None:
+        """While deferred, :meth:`check_cancelled` does not raise (``cancelled`` still says
+        whether Stop was asked): under torchrun the loop stops every process at one step."""
+        self._cancel_deferred = deferred
 
 
 class CollectingContext(JobContext):

@@ -225,7 +225,16 @@ def make_sequence_set(out_dir: str | os.PathLike, count: int,
 
 
 def _cached(folder: Path, build, ctx: JobContext | None) -> Path:
-    """Build ``folder`` once (``build(tmp_folder)``), renaming it into place when complete."""
+    """Build ``folder`` once (``build(tmp_folder)``), renaming it into place when complete.
+
+    Under torchrun rank 0 builds it while the other processes wait, then they read it."""
+    from playground.core.distributed import main_first
+
+    with main_first():
+        return _build_once(folder, build, ctx)
+
+
+def _build_once(folder: Path, build, ctx: JobContext | None) -> Path:
     if (folder / _MARKER).is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)

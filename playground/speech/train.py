@@ -259,6 +259,11 @@ class LengthBuckets:
 
     def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True,
                  seed: int = 0) -> None:
+        from playground.core import distributed
+
+        # Under torchrun the training batches are global: each process takes its share.
+        self.world = distributed.current() if shuffle else distributed.World()
+        distributed.check_batch(int(batch_size), self.world)
         self.lengths = np.asarray(lengths)
         self.batch_size = max(1, int(batch_size))
         self.shuffle = shuffle
@@ -269,6 +274,8 @@ class LengthBuckets:
         self.epoch, self.start = epoch, start
 
     def __iter__(self):
+        from playground.core.distributed import take_share
+
         n, b = len(self.lengths), self.batch_size
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
@@ -283,13 +290,21 @@ class LengthBuckets:
             batches += [pool[i:i + b].tolist() for i in range(0, len(pool), b)]
         if len(batches) > 1 and len(batches[-1]) == 1:
             batches[-2] += batches.pop()  # a batch of one breaks batch norm
+        if batches and len(batches[-1]) < b and not self._keeps_partial(len(batches[-1])):
+            batches.pop()
         for k in rng.permutation(len(batches))[self.start:]:
-            yield batches[k]
+            yield take_share(batches[k], self.world)
+
+    def _keeps_partial(self, rest: int) -> bool:
+        from playground.core.distributed import keeps_partial
+
+        return keeps_partial(rest, self.world)
 
     def __len__(self) -> int:
         n, b = len(self.lengths), self.batch_size
         full, rest = divmod(n, b)
-        return full + (1 if rest > 1 or (rest == 1 and full == 0) else 0)
+        partial = rest > 1 or (rest == 1 and full == 0)
+        return full + (1 if partial and self._keeps_partial(rest) else 0)
 
 
 def ctc_loader(dataset: TranscriptClips, batch_size: int, *, shuffle: bool, device=None,
@@ -649,7 +664,7 @@ class CTCTask(TrainTask):
 
     def loss(self, batch):
         waves, lengths, targets, target_lengths = batch
-        log_probs, out_lengths = self.model(waves, lengths)
+        log_probs, out_lengths = self.forward_model(waves, lengths)
         return self.ctc_loss(log_probs, out_lengths, targets, target_lengths), len(lengths)
 
     def after_step(self, batch, loss) -> None:

@@ -50,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from playground.core import distributed, schema
 from playground.core import events as ev
-from playground.core import schema
 from playground.core.engine import TrainTask
 from playground.core.errors import ConfigError, DatasetError
 from playground.core.jobs import JobContext
@@ -61,6 +61,7 @@ from playground.text.models import TEXT_MODELS
 from playground.text.tokenizers import Tokenizer, build_tokenizer, parse_spec
 
 SAMPLE_TEMPERATURE = 0.8
+RANK_SEED_STRIDE = 1_000_003  # under torchrun, rank r draws windows from seed + r * this
 
 
 @dataclass
@@ -244,10 +245,16 @@ class LanguageModelTask(TrainTask):
         device = ctx.device
         train_t = torch.from_numpy(data.train).to(device)
         val_t = torch.from_numpy(data.val).to(device)
-        self.sampler = BatchSampler(train_t, cfg.block_size, cfg.batch_size, cfg.seed)
+        # Under torchrun batch_size is global: each process draws its share of the windows
+        # from its own stream (rank 0's is the single-process one).
+        world = distributed.current()
+        distributed.check_batch(cfg.batch_size, world)
+        lo, hi = distributed.share(cfg.batch_size, world)
+        own = cfg.seed + RANK_SEED_STRIDE * world.rank
+        self.sampler = BatchSampler(train_t, cfg.block_size, hi - lo, own)
         self.eval_samplers = {
-            "train": BatchSampler(train_t, cfg.block_size, cfg.batch_size, cfg.seed + 1),
-            "val": BatchSampler(val_t, cfg.block_size, cfg.batch_size, cfg.seed + 2)}
+            "train": BatchSampler(train_t, cfg.block_size, hi - lo, own + 1),
+            "val": BatchSampler(val_t, cfg.block_size, hi - lo, own + 2)}
         self.tokens_per_step = cfg.batch_size * cfg.block_size
         self.eval_seconds = 0.0
         self._rate_start, self._rate_steps = time.perf_counter(), 0
@@ -267,7 +274,7 @@ class LanguageModelTask(TrainTask):
 
     def loss(self, batch):
         x, y = batch
-        return self.model(x, y)[1], len(x)
+        return self.forward_model(x, y)[1], len(x)
 
     def after_step(self, batch, loss) -> None:
         self._rate_steps += 1
@@ -338,6 +345,11 @@ class LanguageModelTask(TrainTask):
             self.sampler.generator.set_state(state["sampler"])
             for split, sampler in self.eval_samplers.items():
                 sampler.generator.set_state(state[f"eval_{split}"])
+
+    def reseed_for_rank(self, rank: int, step: int) -> None:
+        own = self.cfg.seed + RANK_SEED_STRIDE * rank + 7919 * step
+        for k, sampler in enumerate((self.sampler, *self.eval_samplers.values())):
+            sampler.generator.manual_seed(own + k)
 
 
 def train_text_model(ctx: JobContext, cfg: TextTrainConfig, corpus: Any, *,

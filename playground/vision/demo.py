@@ -268,10 +268,19 @@ def load_torchvision_demo(name: str, ctx: JobContext | None = None,
                           ) -> tuple[ArrayImageDataset, ArrayImageDataset]:
     """MNIST / Fashion-MNIST / CIFAR-10 train and test sets as in-memory arrays.
 
-    Downloads into ``<home>/cache/datasets`` only when the files are not already there.
-    CIFAR-10's batches are pickles: torchvision reads them only after checking each file's
-    MD5 against the published one, so no file of unknown origin is ever unpickled.
+    Downloads into ``<home>/cache/datasets`` only when the files are not already there (under
+    torchrun rank 0 downloads while the other processes wait). CIFAR-10's batches are
+    pickles: torchvision reads them only after checking each file's MD5 against the published
+    one, so no file of unknown origin is ever unpickled.
     """
+    from playground.core.distributed import main_first
+
+    with main_first():
+        return _load_torchvision_demo(name, ctx, home)
+
+
+def _load_torchvision_demo(name: str, ctx: JobContext | None, home: str | os.PathLike | None
+                           ) -> tuple[ArrayImageDataset, ArrayImageDataset]:
     from torchvision import datasets
 
     cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST,
