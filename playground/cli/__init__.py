@@ -19,7 +19,7 @@ from playground import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from playground.cli import common, export, fork, image, runs, speech, text, translate
+    from playground.cli import common, export, fork, image, launch, runs, speech, text, translate
 
     parser = common.Parser(
         prog="playground",
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="classify files with a trained run")
     predict_sub = predict.add_subparsers(dest="task", metavar="TASK", required=True)
     groups = {"train": train_sub, "predict": predict_sub, "root": sub}
-    for module in (image, text, translate, speech, runs, fork, export):
+    for module in (image, text, translate, speech, runs, fork, export, launch):
         module.register(groups, common)
     return parser
 
