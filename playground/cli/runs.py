@@ -1,4 +1,9 @@
-"""``playground runs list|show|delete``: the runs on disk."""
+"""``playground runs list|show|delete|import``: the runs on disk.
+
+``playground runs import DIR [--home H]`` copies a run folder trained elsewhere (another
+machine, torchrun on a cluster) into the runs, under its task; the folder is only read. The
+copy's path is the last line of stdout.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,17 @@ def register(groups, common) -> None:
     delete.add_argument("--yes", action="store_true", help="do not ask")
     common.add_common(delete, device=False)
     delete.set_defaults(handler=_delete)
+    imp = sub.add_parser(
+        "import", help="copy a run folder trained elsewhere into the runs",
+        description="Copy a run folder trained on another machine (e.g. with `playground "
+                    "launch` and torchrun) into the runs under its task, so it is browsed, "
+                    "compared, resumed and exported like any other. The folder must be a run "
+                    "(run.json, safetensors checkpoints) written by this version of the app or "
+                    "an older one; it is only read. A run of the same name is never "
+                    "overwritten: the copy gets a new name.")
+    imp.add_argument("run", metavar="DIR", help="the run folder to import")
+    common.add_common(imp, device=False)
+    imp.set_defaults(handler=_import)
 
 
 def _row(run) -> dict:
@@ -105,4 +121,18 @@ def _delete(args: argparse.Namespace) -> int:
             return 1
     RunStore().delete(run)
     print(f"deleted {run.path}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from playground.cli.common import safe_text
+    from playground.core.runs import import_run
+
+    run = import_run(args.run)
+    info = run.info()
+    if not args.quiet:
+        print(f"imported {safe_text(info.get('task'))} run {safe_text(args.run)} "
+              f"({safe_text(info.get('model'))}, {safe_text(run.effective_status(info))})",
+              file=sys.stderr)
+    print(safe_text(run.path))
     return 0

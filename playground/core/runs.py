@@ -440,3 +440,141 @@ def open_run(path: str | Path, task: str | None = None) -> Run:
     if task and info.get("task") != task:
         raise RunError(f"{run.path} is a {info.get('task')!r} run, not a {task!r} run.")
     return run
+
+
+# ------------------------------------------------------------------------------------------
+# Importing a run trained elsewhere (another machine, torchrun on a cluster)
+# ------------------------------------------------------------------------------------------
+# Files in checkpoints/ that only a pickle loader reads: the app never loads these (its weights
+# are safetensors; optimizer.pt is its own resume state, read with weights_only=True).
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
+IMPORTED_SUFFIX = "-imported"
+
+
+def _version_key(text: Any) -> tuple[int, ...] | None:
+    """``"0.10.2"`` -> ``(0, 10, 2)``; the leading numbers of a version, None without any."""
+    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", str(text))
+    return tuple(int(p) for p in match.group(1).split(".")) if match else None
+
+
+def _newer(theirs: tuple[int, ...], ours: tuple[int, ...]) -> bool:
+    width = max(len(theirs), len(ours))
+    return theirs + (0,) * (width - len(theirs)) > ours + (0,) * (width - len(ours))
+
+
+def check_importable(source: str | os.PathLike) -> dict[str, Any]:
+    """Check that ``source`` is a run folder this app can take in; return its run.json.
+
+    A run folder has a readable, valid run.json of a task the app knows, was written by this
+    version of the app or an older one (``versions.playground``; none means older), and keeps
+    its weights as safetensors whose headers are sound. Raises :class:`RunError` in one
+    sentence. Reads only; nothing is written.
+    """
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        raise RunError(f"{path} is not a folder; choose the run folder itself (the one with "
+                       "run.json and checkpoints/ in it)." if path.exists() else
+                       f"The folder {path} does not exist.")
+    if not (path / "run.json").is_file():
+        raise RunError(f"{path} is not a run folder: it has no run.json (choose the folder of "
+                       "one run, e.g. runs/image/20250101-120000-digits).")
+    info = Run(path).info()
+    task = info.get("task")
+    if task not in TASKS:
+        raise RunError(f"{path} is a run of the task {task!r}, which this version of the app "
+                       f"does not know (it knows {', '.join(TASKS)}).")
+    versions = info.get("versions") if isinstance(info.get("versions"), dict) else {}
+    written = versions.get("playground")
+    if written is not None:
+        theirs, ours = _version_key(written), _version_key(__version__)
+        if theirs is None:
+            raise RunError(f"{path / 'run.json'} says it was written by app version "
+                           f"{str(written)[:40]!r}, which is not a version number; the file "
+                           "is damaged.")
+        if ours is not None and _newer(theirs, ours):
+            raise RunError(f"{path} was written by Model Playground {written}, newer than this "
+                           f"one ({__version__}): update the app to import it.")
+    from playground.core.checkpoint import read_header
+
+    folder = path / "checkpoints"
+    if folder.is_dir():
+        for item in sorted(folder.iterdir()):
+            if item.is_symlink() or item.name.startswith(".") or not item.is_file():
+                continue  # not copied (see import_run)
+            suffix = item.suffix.lower()
+            if suffix == ".safetensors":
+                read_header(item)  # a damaged checkpoint names itself (CheckpointError)
+            elif suffix in PICKLE_SUFFIXES and item.name != "optimizer.pt":
+                raise RunError(f"{item} is not a safetensors checkpoint: this app keeps "
+                               "weights only as safetensors and never loads pickled files, so "
+                               "the folder was not written by it.")
+    return info
+
+
+def _import_ignore(folder: str, names: list[str]) -> list[str]:
+    """What is not copied: links (they point outside the run), temporary files of
+    interrupted writes, and run.json (written last, so a half-copied run is never listed)."""
+    skipped = []
+    for name in names:
+        full = os.path.join(folder, name)
+        if os.path.islink(full) or Path(name).match(TEMP_GLOB):
+            skipped.append(name)
+    return skipped
+
+
+def import_run(source: str | os.PathLike, home: str | os.PathLike | None = None) -> Run:
+    """Copy the run folder ``source`` (trained on another machine) into the run store, under
+    its task, and return the copy; the source is only read.
+
+    Checked first with :func:`check_importable`. The copy keeps the folder's name, or takes a
+    new one (``NAME-imported``, ``NAME-imported-2``, …) when a run of that name exists: nothing
+    is overwritten. Its run.json records where it came from (``imported``), and a run that was
+    still "training" when it was copied reads "interrupted" (it can be resumed). A failure
+    part-way removes the partial copy.
+    """
+    src = Path(source).expanduser()
+    info = check_importable(src)
+    store = RunStore(home)
+    root, resolved = store.root.resolve(), src.resolve()
+    if resolved == root or root in resolved.parents:
+        raise RunError(f"{src} is already in the app's runs ({store.root}); there is nothing to "
+                       "import.")
+    if resolved in root.parents:
+        raise RunError(f"The app's runs folder {store.root} is inside {src}; choose the run "
+                       "folder itself.")
+    task = str(info["task"])
+    folder = store.root / task
+    folder.mkdir(parents=True, exist_ok=True)
+    base = _slug(src.name if src.name not in ("", ".", "..") else resolved.name)
+    dest, n = folder / base, 1
+    while True:
+        try:
+            dest.mkdir()  # claims the name: two imports at once never share a folder
+            break
+        except FileExistsError:
+            n += 1
+            dest = folder / (f"{base}{IMPORTED_SUFFIX}" if n == 2 else
+                             f"{base}{IMPORTED_SUFFIX}-{n - 1}")
+    try:
+        for item in src.iterdir():
+            if item.name == "run.json" or item.name in _import_ignore(str(src), [item.name]):
+                continue
+            if item.is_dir():
+                shutil.copytree(item, dest / item.name, ignore=_import_ignore)
+            else:
+                shutil.copy2(item, dest / item.name)
+        raw = validate.read_json(src / "run.json")
+        if raw.get("status") == TRAINING:
+            raw["status"] = INTERRUPTED
+        raw["imported"] = {"from": str(resolved), "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                           "host": this_host(), "name": src.name}
+        atomic_write_json(dest / "run.json", raw)
+    except BaseException as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        if isinstance(exc, OSError):
+            from playground.core.errors import StorageError
+
+            raise StorageError(f"The run could not be copied into {folder} "
+                               f"({exc.strerror or exc}); nothing was imported.") from exc
+        raise
+    return Run(dest)
