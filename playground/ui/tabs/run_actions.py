@@ -1,5 +1,6 @@
 """The box every task tab's left column shares: "Continue or build on a run" (a run of the
-task, Resume to a new total, Start from run with its best or last weights, Freeze, Export…)."""
+task, Resume to a new total, Start from run with its best or last weights, Freeze, Export…,
+Run on a bigger machine…)."""
 
 from __future__ import annotations
 
@@ -59,20 +60,41 @@ class RunActionsBox(QGroupBox):
                                       "app's own outputs, with a predict.py beside it")
         self.export_button.clicked.connect(self.export_run)
         self.export_button.setEnabled(False)
-        self.run_combo.currentIndexChanged.connect(
-            lambda _i: self.export_button.setEnabled(bool(self.run_combo.currentData())))
+        self.launch_button = QPushButton("Run on a bigger machine…")
+        self.launch_button.setToolTip("Write a folder that trains this run on a machine with "
+                                      "more GPUs, or a Slurm cluster, with torchrun (launch.sh, "
+                                      "an sbatch script and a README)")
+        self.launch_button.clicked.connect(self.launch_run)
+        self.launch_button.setEnabled(False)
+        self.run_combo.currentIndexChanged.connect(self._update_run_buttons)
         self.export_dialog = None
+        self.launch_dialog = None
         self.freeze_check = QCheckBox("Freeze reused layers")
         self.freeze_check.setToolTip("Only the layers that are new (e.g. a head for other "
                                      "classes) are trained")
+        layout.addWidget(self.freeze_check)
         row = QHBoxLayout()
-        row.addWidget(self.freeze_check, 1)
         row.addWidget(self.export_button)
+        row.addWidget(self.launch_button)
+        row.addStretch(1)
         layout.addLayout(row)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet(MUTED_STYLE)
         layout.addWidget(self.note)
+
+    def _update_run_buttons(self, _index: int = 0) -> None:
+        has_run = bool(self.run_combo.currentData())
+        self.export_button.setEnabled(has_run)
+        self.launch_button.setEnabled(has_run)
+
+    def launch_run(self):
+        """Open the "Run on a bigger machine…" dialog for the chosen run (returned, for
+        tests)."""
+        from playground.ui.launch_dialog import open_launch_dialog
+
+        self.launch_dialog = open_launch_dialog(self.run_combo.currentData(), self.window())
+        return self.launch_dialog
 
     def export_run(self):
         """Open the Export… dialog for the chosen run (returned, for tests)."""

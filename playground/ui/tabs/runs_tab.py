@@ -1,5 +1,7 @@
 """Runs tab: every saved run with its true status, lineage, settings and results; curves of
-several runs on one plot; Resume, Start from this run, delete.
+several runs on one plot; Resume, Start from this run, Export…, Run on a bigger machine…,
+delete; Import run folder… copies a run trained elsewhere into the runs (on a worker: a run's
+checkpoints can be large) and selects it.
 
 Listing reads only ``run.json`` and ``metrics.jsonl`` (small files), so it needs no worker and
 no torch (:mod:`playground.ui.tabs.runs_model` works out what is shown). Resume and Start from
@@ -11,11 +13,20 @@ resumed here on this tab's own job runner, with its progress in the status bar.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, QUrl
 from PySide6.QtGui import QColor, QDesktopServices
-from PySide6.QtWidgets import QMenu, QMessageBox, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core import events as ev
 from playground.core.errors import RunError
@@ -64,9 +75,18 @@ class RunsTab(QWidget):
         self.plot, self.metric_combo = v.plot, v.metric_combo
         self.refresh_button, self.open_button = v.refresh_button, v.open_button
         self.delete_button = v.delete_button
+        self.import_button = QPushButton("Import run folder…")
+        self.import_button.setToolTip("Copy a run folder trained elsewhere (another machine, "
+                                      "torchrun on a cluster) into the runs; the folder itself "
+                                      "is left as it is.")
+        self._add_to_bar(self.import_button, after=v.delete_button)
         self.entries: list[RunEntry] = []
         self.resume_runner = JobRunner("resume", self)
         appctx.watch(self.resume_runner)
+        self.import_runner = JobRunner("import", self)
+        appctx.watch(self.import_runner)
+        self.export_dialog = None
+        self.launch_dialog = None
         self._resuming = ""
         self.view.show_plot_hint()
         self._connect_signals()
@@ -93,6 +113,20 @@ class RunsTab(QWidget):
         self.resume_runner.event.connect(self._on_resume_event)
         self.resume_runner.finished.connect(self._on_resume_finished)
         self.resume_runner.busy_changed.connect(lambda _busy: self._update_actions())
+        self.import_button.clicked.connect(lambda: self.import_folder())
+        self.import_runner.finished.connect(self._on_import_finished)
+        self.import_runner.busy_changed.connect(
+            lambda busy: self.import_button.setEnabled(not busy))
+
+    def _add_to_bar(self, widget: QWidget, after: QWidget) -> None:
+        """Put ``widget`` in the view's top bar, right after ``after``."""
+        layout = self.view.layout()
+        for i in range(layout.count()):
+            bar = layout.itemAt(i).layout()
+            if bar is not None and bar.indexOf(after) >= 0:
+                bar.insertWidget(bar.indexOf(after) + 1, widget)
+                return
+        layout.insertWidget(0, widget)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override: runs may be new
         self.refresh()
@@ -354,6 +388,59 @@ class RunsTab(QWidget):
         self.export_dialog = open_export_dialog(one.run.path, self)
         return self.export_dialog
 
+    def launch_selected(self):
+        """Open "Run on a bigger machine…" for the selected run (returned, for tests)."""
+        from playground.ui.launch_dialog import open_launch_dialog
+
+        one = self._single()
+        if one is None or one.damaged:
+            self.appctx.info("Select one run to train it on a bigger machine.")
+            return None
+        self.launch_dialog = open_launch_dialog(one.run.path, self)
+        return self.launch_dialog
+
+    # import --------------------------------------------------------------------------------
+    def import_folder(self, folder: str | Path | None = None) -> bool:
+        """Import a run folder (asked for with a folder picker when not given) on the import
+        runner; the list then shows and selects it. False when nothing was started."""
+        if self.import_runner.is_busy():
+            self.appctx.info("A run folder is being imported; wait for it to finish.")
+            return False
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Import run folder",
+                                                      str(Path.home()))
+            if not folder:
+                return False
+        source = str(folder)
+
+        def job(ctx):
+            from playground.core.runs import import_run
+
+            ctx.emit(ev.Log(f"importing {source}"))
+            return str(import_run(source).path)
+
+        started = self.import_runner.start(job, "cpu")
+        if started:
+            self.appctx.info(f"Importing {Path(source).name}…")
+        return started
+
+    def _on_import_finished(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Failed):
+            self.appctx.error(event.message, event.details)
+            return
+        if not isinstance(event, ev.Finished) or event.stopped or not event.result:
+            return
+        run = Run(Path(str(event.result)))
+        try:
+            task = run.task
+        except RunError:
+            task = None
+        if self.task_combo.currentData() not in (None, task):
+            self.task_combo.setCurrentIndex(0)  # "All": the filter would hide it
+        self.refresh()
+        self.select_runs([run])
+        self.appctx.info(f"Imported {run.name} into the {task} runs.")
+
     def _on_double_click(self, item: QTableWidgetItem) -> None:
         if 0 <= item.row() < len(self.entries):
             self._select_rows([item.row()])
@@ -379,6 +466,8 @@ class RunsTab(QWidget):
             action = menu.addAction(f"Start from this run ({checkpoint} checkpoint)…",
                                     lambda c=checkpoint: self.start_from_selected(c))
             action.setEnabled(bool(one and one.has_weights()))
+        launch = menu.addAction("Run on a bigger machine…", self.launch_selected)
+        launch.setEnabled(bool(one and not one.damaged))
         menu.addSeparator()
         parent = menu.addAction("Select parent", self.select_parent)
         parent.setEnabled(bool(one and one.parent_info))
