@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("ui", "image_predict", "image_accuracy", "text_nanogpt", "speech_keywords",
-         "speech_ctc", "speech_rtf")
+         "speech_ctc", "speech_rtf", "export")
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,7 @@ def register(groups, common) -> None:
 def _export(args: argparse.Namespace) -> int:
     from playground.cli import common
     from playground.core import events as ev
-    from playground.core.export import make_export_job
+    from playground.core.export import make_export_job, scaled_note
 
     args.device, args.threads = "cpu", 0
     job = make_export_job(args.run, args.fmt, args.out, checkpoint=args.checkpoint)
@@ -48,7 +48,8 @@ def _export(args: argparse.Namespace) -> int:
     if p.get("seq_len"):
         at += f", length {p['seq_len']}"
         traced += f", length {p['traced_seq_len']}"
-    print(f"parity: largest difference {p['max_abs_diff']:.2e} (tolerance {p['tolerance']:g}), "
+    print(f"parity: largest difference {p['max_abs_diff']:.2e}{scaled_note(p)} (tolerance "
+          f"{p['tolerance']:g}), "
           f"top-1 agreement {p['top1_agreement']:.1%} at {at} (traced at {traced})")
     print(f"checked on: {p['source']}")
     print(result["out_dir"])

@@ -65,7 +65,8 @@ def exported(run_dir: Path, fmt: str, out: Path) -> dict:
     assert isinstance(event, ev.Finished), getattr(event, "message", event)
     result = event.result
     p = result["parity"]
-    assert p["ok"] and p["max_abs_diff"] <= TOLERANCE, p
+    assert p["ok"] and p["max_scaled_diff"] <= TOLERANCE, p
+    assert p["max_abs_diff"] <= TOLERANCE * p["scale"], p
     assert p["batch_size"] != p["traced_batch_size"]  # checked at another batch size
     if p["seq_len"] is not None:
         assert p["seq_len"] != p["traced_seq_len"]     # and another length

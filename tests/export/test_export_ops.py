@@ -103,3 +103,30 @@ def test_scan_rnn_step_is_one_time_step(cell):
     flat = (lambda s: torch.cat(s)) if cell is nn.LSTM else (lambda s: s)
     assert torch.allclose(got, want[:, 0], atol=1e-6)
     assert torch.allclose(flat(got_state), flat(want_state), atol=1e-6)
+
+
+def test_the_tolerance_is_relative_beyond_one_and_exact_for_integers():
+    from playground.core.export import TOLERANCE, Comparison, measure, parity_failure
+
+    rng = np.random.default_rng(0)
+    big = (rng.normal(0, 1, (5, 5)) * 400).astype(np.float32)   # an AlexNet after one step
+    small = rng.normal(0, 0.3, (5, 5)).clip(-1, 1).astype(np.float32)
+    ulps = np.nextafter(big, np.inf) + 2 * np.spacing(big)      # 3 float32 steps: ~1e-4 here
+
+    def ok(got, want):
+        figures = measure([Comparison("logits", got, want, True)])
+        return figures["max_scaled_diff"] <= TOLERANCE, figures
+
+    passed, figures = ok(ulps, big)
+    assert passed and figures["max_abs_diff"] > TOLERANCE and figures["scale"] > 400
+    assert not ok(big + 0.5, big)[0]                             # 1e-3 of 400: wrong
+    assert not ok(small + 2e-4, small)[0]                        # within ±1: absolute
+    lengths = np.array([50, 40, 30])
+    assert not ok(lengths + np.array([0, 1, 0]), lengths)[0]     # integers: exact
+    assert ok(lengths.copy(), lengths)[0]
+    message = parity_failure({**measure([Comparison("logits", big + 0.5, big)]), "samples": 5,
+                              "batch_size": 5})
+    scale = float(np.abs(big).max())
+    assert message.startswith(f"The exported model differs from the app's by up to 5.00e-01, "
+                              f"{0.5 / scale:.2e} relative to outputs as large as {scale:.3g} "
+                              "(tolerance 0.0001; top-1 agreement 100.0%")
