@@ -434,7 +434,7 @@ def _check_window(transposed: bool = False) -> Check:
         kernel = "dilated kernel" if any(x > 1 for x in d) else "kernel"
         return Mismatch(
             f"has a {format_shape(eff)} {kernel} but its input is only "
-            f"{format_shape(spatial)}{with_pad}",
+            f"{format_shape(spatial)}{with_pad}; it needs at least {format_shape(need)}",
             expected=f"an input of at least {format_shape(need)}", got=format_shape(spatial),
             fix_text="use a smaller kernel_size or more padding, or give the network a larger "
                      "input")
@@ -762,7 +762,9 @@ def _pool(kind: str, dims: int) -> BlockType:
                 _window("stride", 2, "step between windows (usually the window size)", dims,
                         omit=_ALWAYS),
                 _window("padding", 0, "padding around the input (at most half the window)",
-                        dims, low=0, omit=0)),
+                        dims, low=0, omit=0),
+                _bool("ceil_mode", False, "round the output size up (keeps a partial window "
+                                          "at the edge)")),
         torch_class=name, ranks=(dims + 1,), layout=layout, validate=_check_pool_padding, check=_check_window())
 
 

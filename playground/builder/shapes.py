@@ -386,7 +386,8 @@ def describe(report: ShapeReport) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
              f"{r[3]:>{widths[3]}}".rstrip() for r in rows]
-    lines.append(f"total parameters: {report.total_params:,}")
+    lines.append(f"total parameters: {report.total_params:,}" + (
+        " (blocks after the error not counted)" if report.errors else ""))
     lines.append(f"activation memory per sample: {format_bytes(report.activation_bytes)} "
                  "(every block's output, float32)")
     if report.output_shape is not None:

@@ -19,7 +19,8 @@ from playground import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from playground.cli import common, export, fork, image, launch, runs, speech, text, translate
+    from playground.cli import (builder, common, export, fork, image, launch, runs, speech, text,
+                                translate)
 
     parser = common.Parser(
         prog="playground",
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="classify files with a trained run")
     predict_sub = predict.add_subparsers(dest="task", metavar="TASK", required=True)
     groups = {"train": train_sub, "predict": predict_sub, "root": sub}
-    for module in (image, text, translate, speech, runs, fork, export, launch):
+    for module in (image, text, translate, speech, runs, fork, export, launch, builder):
         module.register(groups, common)
     return parser
 
