@@ -272,7 +272,7 @@ class TranslationTask(TrainTask):
         # the fixed validation sentences: up to val_sentences pairs, samples from their head
         n = min(cfg.val_sentences, len(data.val_src))
         self.val_pairs = data.split.val[:n]
-        self.val_ids = data.val_src[:n]
+        self.val_ids = [ids[:-1] for ids in data.val_src[:n]]  # decoding adds the end
         self.samples: list[dict[str, str]] = []
         self.signatures: dict[str, str] = {}
 

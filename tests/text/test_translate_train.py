@@ -139,3 +139,12 @@ def test_bad_pairs_fail_before_a_run_folder_is_made(tmp_path):
                       CollectingContext())
     assert isinstance(missing, ev.Failed) and "does not exist" in missing.message
     assert DatasetError.__name__ in missing.error_type or missing.error_type == ""
+
+
+def test_validation_sentences_at_the_length_limit_decode(tmp_path, pairs_file):
+    # Every sentence is longer than max_len and cut to it: validation decoding must not add a
+    # second end token (which made a cut sentence one token too long for the model).
+    cfg = tiny(model="transformer", tokenizer="char", max_len=12, epochs=1)
+    event = run_job(make_train_job(cfg, str(pairs_file), home=tmp_path), CollectingContext())
+    assert isinstance(event, ev.Finished) and not event.stopped, event
+    assert event.result["evals"][-1]["val_bleu"] >= 0.0
