@@ -1037,9 +1037,9 @@ def get(name: str) -> BlockType:
         import difflib
 
         close = difflib.get_close_matches(str(name), list(BLOCKS), n=3)
-        hint = f" Did you mean {' or '.join(close)}?" if close else \
-            f" Known blocks: {', '.join(BLOCKS)}."
-        raise GraphError(f"Unknown block type {_shown(name)}.{hint}") from None
+        hint = f"did you mean {' or '.join(close)}?" if close else \
+            f"known blocks: {', '.join(BLOCKS)}"
+        raise GraphError(f"Unknown block type {_shown(name)} ({hint}).") from None
 
 
 def by_group() -> dict[str, list[BlockType]]:

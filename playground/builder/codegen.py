@@ -89,11 +89,11 @@ def python_source(graph: Graph, input_shape: Sequence[int] | str | None = None,
     dtype = graph.nodes[analysis.input].params["dtype"]
     in_dims = ", ".join(["B", *map(str, in_shape)])
     out_dims = ", ".join(["B", *map(str, report.output_shape or ())])
-    title = _safe_doc(graph.description) or f"The network of builder graph {graph.name!r}."
+    title = _safe_doc(graph.description) or "A network made in the Builder."
     doc = textwrap.fill(title, 92)
     parts = [
         '"""' + _safe_doc(f"{cls}: exported by Model Playground from the builder graph "
-                          f"'{graph.name}'."),
+                          f"'{' '.join(graph.name.split())[:80]}'."),
         "",
         doc,
         "",

@@ -116,7 +116,7 @@ class Graph:
     thread and give workers a :meth:`copy`."""
 
     def __init__(self, name: str = "network", description: str = "") -> None:
-        self.name = _clean_text(name) or "network"
+        self.name = " ".join(_clean_text(name).split())[:200] or "network"
         self.description = _clean_text(description)
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
@@ -410,8 +410,13 @@ class Graph:
 # loading helpers
 
 def _json_kind(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
+    return {dict: "object", list: "list", str: "string", int: "number", float: "number", bool: "boolean",
             type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _a(value: Any) -> str:
+    kind = _json_kind(value)
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _shown(value: Any) -> str:
@@ -431,7 +436,7 @@ def _text_field(data: dict, key: str, source: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise GraphFormatError(f"{source}: \"{key}\" must be text (got a {_json_kind(value)}).")
+        raise GraphFormatError(f"{source}: \"{key}\" must be text (got {_a(value)}).")
     return _clean_text(value)
 
 
@@ -442,8 +447,8 @@ def _list_field(data: dict, key: str, source: str, required: bool = True) -> lis
         return []
     value = data[key]
     if not isinstance(value, list):
-        raise GraphFormatError(f"{source}: \"{key}\" must be a list (got a "
-                               f"{_json_kind(value)}).")
+        raise GraphFormatError(f"{source}: \"{key}\" must be a list (got "
+                               f"{_a(value)}).")
     return value
 
 
@@ -467,7 +472,7 @@ def _position(value: Any) -> tuple[float, float]:
 def _load_node(graph: Graph, raw: Any, i: int, source: str) -> None:
     where = f"{source}, block {i + 1}"
     if not isinstance(raw, dict):
-        raise GraphFormatError(f"{where} must be an object (got a {_json_kind(raw)}).")
+        raise GraphFormatError(f"{where} must be an object (got {_a(raw)}).")
     node_id = raw.get("id")
     if isinstance(node_id, str) and ID_PATTERN.fullmatch(node_id):
         where = f"{source}, block {node_id!r}"
@@ -477,8 +482,8 @@ def _load_node(graph: Graph, raw: Any, i: int, source: str) -> None:
                                "a block has id, type, params and position.")
     params = raw.get("params", {})
     if not isinstance(params, dict):
-        raise GraphFormatError(f"{where}: \"params\" must be an object (got a "
-                               f"{_json_kind(params)}).")
+        raise GraphFormatError(f"{where}: \"params\" must be an object (got "
+                               f"{_a(params)}).")
     try:
         graph.add(raw.get("type"), node_id, raw.get("position", (0.0, 0.0)), **params)
     except GraphError as exc:
@@ -490,7 +495,7 @@ def _load_node(graph: Graph, raw: Any, i: int, source: str) -> None:
 def _load_edge(graph: Graph, raw: Any, i: int, source: str) -> None:
     where = f"{source}, connection {i + 1}"
     if not isinstance(raw, dict):
-        raise GraphFormatError(f"{where} must be an object (got a {_json_kind(raw)}).")
+        raise GraphFormatError(f"{where} must be an object (got {_a(raw)}).")
     unknown = set(raw) - {"from", "to", "port"}
     if unknown or "from" not in raw or "to" not in raw:
         raise GraphFormatError(f"{where} must have \"from\", \"to\" and optionally \"port\" "
@@ -508,7 +513,11 @@ def _load_edge(graph: Graph, raw: Any, i: int, source: str) -> None:
 
 
 def _uncap(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+    """Lower-case a sentence's first letter to follow a colon (not a block type's name)."""
+    first = text.split(" ", 1)[0]
+    if first in B.BLOCKS or text[:2] == text[:2].upper():
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def _prefix(block_type: str) -> str:
