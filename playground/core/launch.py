@@ -535,15 +535,17 @@ def _command_words(plan: LaunchPlan, nnodes: str, rdzv: str, resume: bool) -> st
 def _data_block(plan: LaunchPlan, here: str) -> str:
     rc = plan.run
     copies = iter(plan.copies)
-    values = [_q(d) if _is_demo(d) else f'"{here}/{next(copies).target}"'
+    values = [_q(d) if _is_demo(d) else f'"{here}"/{_q(next(copies).target)}'
               for d in rc.data_list]
     what = "built into the app" if not plan.copies else "copy it there first: README.md"
     lines = [f"# The training data ({what}); {DATA_VAR}=PATH uses another copy.",
              f'if [ -n "${{{DATA_VAR}:-}}" ]; then DATA=("${DATA_VAR}"); '
              f"else DATA=({' '.join(values)}); fi"]
     if rc.val_data:
-        val = _q(rc.val_data) if plan.val_copy is None else f'"{here}/{plan.val_copy.target}"'
-        lines.append(f'VAL_DATA="${{{VAL_DATA_VAR}:-{val}}}"  # the validation folder')
+        val = _q(rc.val_data) if plan.val_copy is None else \
+            f'"{here}"/{_q(plan.val_copy.target)}'
+        lines.append(f'VAL_DATA="${{{VAL_DATA_VAR}:-}}"  # the validation folder')
+        lines.append(f'if [ -z "$VAL_DATA" ]; then VAL_DATA={val}; fi')
     return "\n".join(lines)
 
 
@@ -560,7 +562,7 @@ def _resume_block(plan: LaunchPlan, command: str) -> str:
         if [ ${{#runs[@]}} -gt 0 ]; then RUN_DIR="${{runs[${{#runs[@]}}-1]}}"; fi
     fi
     if [ -z "$RUN_DIR" ]; then
-        echo "error: there is no run to resume in $PLAYGROUND_HOME/runs/{task}: start one" \
+        echo "error: there is no run to resume in $PLAYGROUND_HOME/runs/{task}: start one" \\
              "with $0 first, or give its folder: $0 --resume RUN_DIR" >&2
         exit 2
     fi
@@ -578,7 +580,7 @@ def launch_script(plan: LaunchPlan) -> str:
 # node's address (and MASTER_PORT if {DEFAULT_PORT} is taken). With NODE_RANK set (0 on the first
 # node, 1, 2, … on the others) the rendezvous is static; without it, c10d assigns the ranks.
 if [ -z "${{MASTER_ADDR:-}}" ]; then
-    echo "error: set MASTER_ADDR to the first node's address and run $0 on each of the" \
+    echo "error: set MASTER_ADDR to the first node's address and run $0 on each of the" \\
          "{plan.nodes} nodes (see README.md)" >&2
     exit 2
 fi

@@ -162,7 +162,8 @@ def test_every_task_round_trips_including_awkward_strings(tmp_path, fakes):
         make_run("text", TextTrainConfig, "demo:pydoc", sample_prompt="-starts with a dash"),
         make_run("translate", TranslateConfig, str(tmp_path / "pairs.tsv"), swap=True,
                  dedupe=False, normalize="NFKC", epochs=2),
-        make_run("speech", KeywordTrainConfig, str(tmp_path / "words"), model="kw_gru",
+        make_run("speech", KeywordTrainConfig, str(tmp_path / "words $HOME \"q\" `x`"),
+                 model="kw_gru",
                  noise=False, gain_db=3.5,
                  extra={"speech_task": "keywords", "label_pattern": r"^(?P<label>[a-z]+)_\d"}),
         make_run("speech", CTCTrainConfig, str(tmp_path / "clips"), model="ctc_conformer",
@@ -187,7 +188,7 @@ def test_every_task_round_trips_including_awkward_strings(tmp_path, fakes):
             assert config["sample_prompt"] == prompt
         if run.task == "speech" and info["speech_task"] == "keywords":
             assert ns.task == "keywords" and ns.label_pattern == info["label_pattern"]
-            assert ns.data == str(out / "data" / "words")
+            assert ns.data == str(out / "data" / "words $HOME \"q\" `x`")
         if run.task == "speech" and info["speech_task"] == "ctc":
             assert ns.task == "ctc" and ns.val_data == str(out / "data" / "val" / "val clips")
             proc, argv, _ = run_script(out, fakes, env={"PLAYGROUND_VAL_DATA": "/v"})
