@@ -65,6 +65,7 @@ DATA_VAR = "PLAYGROUND_DATA"          # not DATA: some clusters set $DATA to a u
 VAL_DATA_VAR = "PLAYGROUND_VAL_DATA"
 HOME_VAR = "PLAYGROUND_LAUNCH_HOME"   # where the run folder goes (default: DIR/home)
 FILES = ("config.json", "launch.sh", "slurm.sbatch", "README.md")
+BUILDER_PREFIX = "graph:"  # registry names of Builder graphs (playground.builder.registry)
 
 # Models that exist for inference only: no registry entry, nothing to train.
 INFERENCE_ONLY = {
@@ -167,6 +168,12 @@ def check_trainable(task: str, model: str, speech_task: str | None = None) -> st
     if (task, model) in INFERENCE_ONLY:
         raise ConfigError(INFERENCE_ONLY[(task, model)])
     registry = _registry(task)
+    if model.startswith(BUILDER_PREFIX) or (model in registry
+                                            and registry.get(model).extra.get("builder")):
+        raise ConfigError(f"{model} is a Builder graph, which exists only in the app that "
+                          "built it: `playground train` on another machine cannot build it "
+                          "yet, so it cannot be launched there; train it in the app, or pick a "
+                          "registry model.")
     if model not in registry:
         raise ConfigError(f"{model!r} is not {_a(task)} model this app can train (those are "
                           f"{', '.join(registry.names())}), so it cannot run distributed on "
@@ -702,7 +709,7 @@ def readme_text(plan: LaunchPlan) -> str:
              f"- World size {plan.world_size} ({where}); global batch size "
              f"{rc.batch_size}, {plan.per_gpu_batch} per GPU. The same settings train the "
              "same steps and schedule as on one GPU.",
-             f"- Settings: `config.json` (every option of the run; a run config that "
+             "- Settings: `config.json` (every option of the run; a run config that "
              "`playground launch` reads back).",
              "- `launch.sh`: the torchrun command; `slurm.sbatch`: the same under Slurm.", ""]
     for note in plan.notes:
@@ -717,8 +724,8 @@ def readme_text(plan: LaunchPlan) -> str:
               "```sh",
               "python3 -m venv .venv && . .venv/bin/activate",
               f"pip install {pins} --index-url https://download.pytorch.org/whl/{cuda}",
-              f"pip install /path/to/model-playground   # a copy of the app's source, or its "
-              f"wheel (pip wheel --no-deps /path/to/model-playground)",
+              "pip install /path/to/model-playground   # a copy of the app's source, or its "
+              "wheel (pip wheel --no-deps /path/to/model-playground)",
               "python -m playground --version && torchrun --help > /dev/null   # both work",
               "```", "",
               "Training runs headless: no display is needed (the app's Qt libraries are "

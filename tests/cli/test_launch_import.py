@@ -28,9 +28,8 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 def remote_run(tmp_path: Path, name: str = "20250101-120000-digits", **info) -> Path:
     """A run folder as another machine wrote it (not in this app's runs)."""
-    from safetensors.numpy import save_file
-
     import numpy as np
+    from safetensors.numpy import save_file
 
     folder = tmp_path / "from-cluster" / name
     (folder / "checkpoints").mkdir(parents=True)

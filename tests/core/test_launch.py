@@ -312,6 +312,8 @@ def test_sources_that_cannot_be_launched_are_refused_in_one_sentence(tmp_path):
         '{"task": "video", "config": {}, "data": "x"}': '"task" should be one of',
         '{"task": "image", "model": "nope", "config": {}, "data": "x"}':
             "'nope' is not an image model this app can train",
+        '{"task": "image", "model": "graph:tiny", "config": {}, "data": "x"}':
+            "graph:tiny is a Builder graph, which exists only in the app that built it",
         '{"task": "speech", "model": "wav2vec2", "config": {}, "data": "x"}':
             "wav2vec 2.0 is a pretrained speech-to-text model",
         '{"task": "speech", "model": "kw_cnn", "speech_task": "ctc", "config": {}, '
@@ -352,7 +354,15 @@ def test_a_run_of_a_model_the_registry_does_not_train_is_refused(tmp_path):
 
     REGISTRY.register(ModelEntry("viewer_only", "Viewer only", factory=lambda spec: None,
                                  extra={"trainable": False}))
+    REGISTRY.register(ModelEntry("drawn", "Drawn", factory=lambda spec: None,
+                                 extra={"builder": True}))  # a graph registered by the app
     try:
+        drawn = image_run()
+        info = drawn.info()
+        info["model"] = info["config"]["model"] = "drawn"
+        (drawn.path / "run.json").write_text(json.dumps(info))
+        with pytest.raises(ConfigError, match="is a Builder graph"):
+            launch.plan_launch(drawn.path, 2)
         bad = image_run()
         info = bad.info()
         info["model"] = info["config"]["model"] = "viewer_only"
@@ -361,6 +371,7 @@ def test_a_run_of_a_model_the_registry_does_not_train_is_refused(tmp_path):
             launch.plan_launch(bad.path, 2)
     finally:
         REGISTRY.unregister("viewer_only")
+        REGISTRY.unregister("drawn")
 
 
 def test_output_folders_that_cannot_be_used_are_refused(tmp_path):

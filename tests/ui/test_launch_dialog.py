@@ -1,4 +1,4 @@
-"""Run on a bigger machine… and Runs → Import run folder… (issue 12), driven as a user would."""
+"""Run on a bigger machine… and Runs → Import run folder… (issue 12), driven as a user does."""
 
 from __future__ import annotations
 
