@@ -415,22 +415,22 @@ def _check_window(transposed: bool = False) -> Check:
         k, s = _expand(p["kernel_size"], n), _expand(p["stride"], n)
         pad = _expand(p.get("padding", 0), n)
         d = _expand(p.get("dilation", 1), n)
-        eff = tuple(di * (ki - 1) + 1 for di, ki in zip(d, k))
+        eff = tuple(di * (ki - 1) + 1 for di, ki in zip(d, k, strict=False))
         if transposed:
             op = _expand(p.get("output_padding", 0), n)
             out = tuple((i - 1) * si - 2 * pi + e + o
-                        for i, si, pi, e, o in zip(spatial, s, pad, eff, op))
+                        for i, si, pi, e, o in zip(spatial, s, pad, eff, op, strict=False))
             if min(out) < 1:
                 return Mismatch(
                     f"would make an output of {format_shape(out)} from its "
                     f"{format_shape(spatial)} input", expected="an output of at least 1",
                     got=format_shape(out), fix_text="lower its padding or raise its stride")
             return None
-        padded = tuple(i + 2 * pi for i, pi in zip(spatial, pad))
-        if all(e <= q for e, q in zip(eff, padded)):
+        padded = tuple(i + 2 * pi for i, pi in zip(spatial, pad, strict=False))
+        if all(e <= q for e, q in zip(eff, padded, strict=False)):
             return None
         with_pad = f" ({format_shape(padded)} with padding)" if any(pad) else ""
-        need = tuple(max(1, e - 2 * pi) for e, pi in zip(eff, pad))
+        need = tuple(max(1, e - 2 * pi) for e, pi in zip(eff, pad, strict=False))
         kernel = "dilated kernel" if any(x > 1 for x in d) else "kernel"
         return Mismatch(
             f"has a {format_shape(eff)} {kernel} but its input is only "
@@ -445,7 +445,7 @@ def _check_window(transposed: bool = False) -> Check:
 def _check_pool_padding(p: dict[str, Any]) -> Mismatch | None:
     k, pad = p["kernel_size"], p["padding"]
     n = max(len(_expand(k, 1)), len(_expand(pad, 1)))
-    if any(pi > ki // 2 for pi, ki in zip(_expand(pad, n), _expand(k, n))):
+    if any(pi > ki // 2 for pi, ki in zip(_expand(pad, n), _expand(k, n), strict=False)):
         return Mismatch(f"has padding {format_shape(_expand(pad, n))} but pooling allows at most "
                         f"half its kernel ({format_shape(_expand(k, n))})",
                         expected="padding <= kernel_size / 2", got=str(pad),
@@ -506,7 +506,8 @@ def _add_forward(module, xs, p):
 def _add_check(p, shapes, sources):
     if all(s == shapes[0] for s in shapes):
         return None
-    got = " and ".join(f"{format_shape(s)} (from {src})" for s, src in zip(shapes, sources))
+    got = " and ".join(f"{format_shape(s)} (from {src})"
+                       for s, src in zip(shapes, sources, strict=False))
     hint = ("give both branches the same shape: a 1x1 Conv2d (with stride) on the shortcut "
             "changes its channels and size" if len(shapes[0]) == 3 else
             "give all its inputs the same shape")
@@ -540,10 +541,11 @@ def _concat_check(p, shapes, sources):
                         f"inputs (dims 1 to {rank} after the batch) do not have",
                         expected=f"dim from 1 to {rank}", got=str(p["dim"]),
                         fix={"param": "dim", "value": 1}, fix_text="set dim to 1 (channels)")
-    for s, src in zip(shapes[1:], sources[1:]):
+    for s in shapes[1:]:
         rest = [i for i in range(rank) if i != d and s[i] != shapes[0][i]]
         if rest:
-            got = " and ".join(f"{format_shape(x)} (from {y})" for x, y in zip(shapes, sources))
+            got = " and ".join(f"{format_shape(x)} (from {y})"
+                               for x, y in zip(shapes, sources, strict=False))
             return Mismatch(
                 f"joins along dim {p['dim']} but its inputs differ in another dimension: {got}",
                 expected=f"equal sizes except in dim {p['dim']}", got=got,
@@ -765,7 +767,8 @@ def _pool(kind: str, dims: int) -> BlockType:
                         dims, low=0, omit=0),
                 _bool("ceil_mode", False, "round the output size up (keeps a partial window "
                                           "at the edge)")),
-        torch_class=name, ranks=(dims + 1,), layout=layout, validate=_check_pool_padding, check=_check_window())
+        torch_class=name, ranks=(dims + 1,), layout=layout, validate=_check_pool_padding,
+        check=_check_window())
 
 
 def _adaptive(kind: str, dims: int) -> BlockType:
@@ -1014,7 +1017,7 @@ def _build_catalogue() -> dict[str, BlockType]:
 
 def _conv_transpose_validate(p: dict[str, Any]) -> Mismatch | None:
     op, s = _expand(p["output_padding"], 2), _expand(p["stride"], 2)
-    if any(o >= si for o, si in zip(op, s)):
+    if any(o >= si for o, si in zip(op, s, strict=False)):
         return Mismatch(f"has output_padding {format_shape(op)} but it must be smaller than its "
                         f"stride ({format_shape(s)})", expected="output_padding < stride",
                         got=format_shape(op), fix={"param": "output_padding", "value": [0]},

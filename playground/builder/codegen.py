@@ -112,7 +112,7 @@ def python_source(graph: Graph, input_shape: Sequence[int] | str | None = None,
         if helper in helpers:
             parts += ["", inspect.getsource(getattr(modules, helper)).rstrip(), ""]
     parts += ["", f"class {cls}(nn.Module):",
-              f"    def __init__(self) -> None:", "        super().__init__()"]
+              "    def __init__(self) -> None:", "        super().__init__()"]
     parts += ["        " + line for line in init]
     parts += ["", f"    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: ({in_dims})"]
     parts += ["        " + line for line in body]

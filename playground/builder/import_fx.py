@@ -236,7 +236,6 @@ def trace_module(model, input_shape: Sequence[int], dtype: str = "float32",
 
     Raises :class:`ModelImportError` when the model does not trace or uses a call the
     builder has no block for."""
-    import torch
     from torch import fx, nn
 
     label = type(model).__name__
@@ -344,8 +343,10 @@ def trace_module(model, input_shape: Sequence[int], dtype: str = "float32",
             if node.target is operator.getitem and isinstance(env.get(node.args[0]), tuple):
                 _, kind, nid = env[node.args[0]]
                 if node.args[1] != 0:
-                    fail(node, f"it uses the {'hidden state' if kind != 'MultiheadAttention' else 'attention weights'} "
-                               f"of {nid}; the builder's {kind} block gives its output only")
+                    what = "attention weights" if kind == "MultiheadAttention" else \
+                        "hidden state"
+                    fail(node, f"it uses the {what} of {nid}; the builder's {kind} block gives "
+                               "its output only")
                 env[node] = nid
                 continue
             if node.target is operator.getitem and isinstance(env.get(node.args[0]), str):

@@ -44,7 +44,8 @@ def model_entry(graph: Graph, name: str | None = None,
         input_id = g.input_ids()[0]
         shape = tuple(g.nodes[input_id].params["shape"])
         if spec.task == "image" and spec.input_size and len(shape) == 3:
-            shape = (shape[0], int(spec.input_size), int(spec.input_size))
+            shape = (int(spec.num_inputs or shape[0]), int(spec.input_size),
+                     int(spec.input_size))
             g.set_param(input_id, "shape", shape)
         try:
             built = check(g)

@@ -187,7 +187,7 @@ def _problem(graph: Graph, node, shapes: list[Shape], dtypes: list[str], srcs: l
         m = block.validate(p)
         if m is not None:
             return problem(m, "param")
-    for shape, dtype, src in zip(shapes, dtypes, srcs):
+    for dtype, src in zip(dtypes, srcs, strict=False):
         if block.takes == "float" and dtype == "int64":
             return problem(Mismatch(
                 f"gets token ids (whole numbers) from {src!r}", expected="float32 values",
@@ -245,7 +245,7 @@ def _meta_run(block: B.BlockType, params: dict[str, Any], shapes: list[Shape],
         if module is not None:
             module.eval()
         xs = [torch.empty((1, *s), dtype=getattr(torch, d), device="meta")
-              for s, d in zip(shapes, dtypes)]
+              for s, d in zip(shapes, dtypes, strict=False)]
         with torch.no_grad():
             y = block.forward(module, xs, params)
         if not isinstance(y, torch.Tensor) or y.dim() == 0 or y.shape[0] != 1:
@@ -321,8 +321,9 @@ def translate(block: B.BlockType, params: dict[str, Any], shapes: list[Shape],
                         fix_text=f"set in_features to {m[2]}")
     m = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", first)
     if m or "Attempting to broadcast" in first:
-        return Mismatch(f"gets inputs of different shapes ({' and '.join(map(format_shape, shapes))})",
-                        expected="equal shapes", got=" and ".join(map(format_shape, shapes)),
+        both = " and ".join(map(format_shape, shapes))
+        return Mismatch(f"gets inputs of different shapes ({both})", expected="equal shapes",
+                        got=both,
                         fix_text="give its inputs the same shape")
     if "Sizes of tensors must match except in dimension" in first:
         return Mismatch(f"cannot join {' and '.join(map(format_shape, shapes))}: they differ in "

@@ -11,8 +11,14 @@ import pytest
 
 from playground.builder import templates
 from playground.builder.errors import GraphError, GraphFormatError, ParamError
-from playground.builder.graph import (FORMAT, FORMAT_VERSION, MAX_BLOCKS, Graph, analyze,
-                                      attribute_names)
+from playground.builder.graph import (
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_BLOCKS,
+    Graph,
+    analyze,
+    attribute_names,
+)
 
 
 @pytest.mark.parametrize("name", templates.names())

@@ -196,9 +196,9 @@ def _torch_error(fn) -> str:
      "set num_features to 3"),
     ("LSTM", {}, [(5, 4)], lambda: nn.LSTM(6, 8, batch_first=True)(torch.zeros(1, 5, 4)),
      "set input_size to 4"),
-    ("MultiheadAttention", {}, [(5, 8)], lambda: (m := nn.MultiheadAttention(
-        16, 4, batch_first=True))(torch.zeros(1, 5, 8), torch.zeros(1, 5, 8),
-                                  torch.zeros(1, 5, 8)), "set embed_dim to 8"),
+    ("MultiheadAttention", {}, [(5, 8)], lambda: nn.MultiheadAttention(
+        16, 4, batch_first=True)(torch.zeros(1, 5, 8), torch.zeros(1, 5, 8),
+                                 torch.zeros(1, 5, 8)), "set embed_dim to 8"),
     ("Embedding", {}, [(5,)], lambda: nn.Embedding(10, 4)(torch.zeros(1, 5)),
      "needs token ids"),
     ("Softmax", {}, [(4,)], lambda: nn.Softmax(3)(torch.zeros(1, 4)), "uses dimension 3"),
