@@ -82,6 +82,54 @@ class GraphModule(nn.Module):
         return getattr(self, attr, None) if attr else None
 
 
+class ImageGraph(GraphModule):
+    """Colour images ``(B, 3, H, W)`` in (the image tab's batches); ``adapter`` "gray" gives a
+    1-channel graph their mean (the grey image), "rgb" repeats one channel three times."""
+
+    adapter = ""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.adapter == "gray":
+            x = x.mean(dim=1, keepdim=True)                     # (B, 3, H, W) -> (B, 1, H, W)
+        elif self.adapter == "rgb":
+            x = x.expand(-1, 3, -1, -1)                         # (B, 1, H, W) -> (B, 3, H, W)
+        return super().forward(x)
+
+
+class KeywordGraph(GraphModule):
+    """Audio features ``(B, F, T)`` in (the speech tab's); ``adapter`` "channel" gives a graph
+    whose Input is ``1,F,T`` (a Conv2d over the spectrogram) ``(B, 1, F, T)``."""
+
+    adapter = ""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.adapter == "channel":
+            x = x.unsqueeze(1)                                  # (B, F, T) -> (B, 1, F, T)
+        return super().forward(x)
+
+
+class GraphLanguageModel(GraphModule):
+    """The text task's model interface: token ids ``(B, T)`` -> ``(logits (B, T, V), loss)``
+    (the loss when ``targets`` are given), with the ``block_size`` it was checked for."""
+
+    has_attention = True   # no recurrent state to carry: generation feeds the whole context
+    block_size = 0
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                return_attention: bool = False):
+        if return_attention:
+            from playground.core.errors import RunError
+
+            raise RunError(f"The attention maps of Builder graphs ({self.graph_name}) are not "
+                           "captured yet; generate with it, or train a GPT to see attention.")
+        logits = super().forward(idx)                           # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(),
+                                               targets.reshape(-1))
+        return logits, loss
+
+
 def check(graph: Graph, input_shape: Sequence[int] | str | None = None) -> ShapeReport:
     """Shape inference, raising :class:`GraphError` with the first error's sentence."""
     report = infer(graph, input_shape)
@@ -96,10 +144,12 @@ def check(graph: Graph, input_shape: Sequence[int] | str | None = None) -> Shape
 
 
 def build_module(graph: Graph, input_shape: Sequence[int] | str | None = None,
-                 weights: str | os.PathLike | None = None) -> GraphModule:
-    """The graph as a :class:`GraphModule` (new weights, or ``weights`` loaded where they fit)."""
+                 weights: str | os.PathLike | None = None,
+                 cls: type[GraphModule] | None = None) -> GraphModule:
+    """The graph as a :class:`GraphModule` (new weights, or ``weights`` loaded where they fit);
+    ``cls`` a subclass that takes what a tab feeds (:class:`ImageGraph` ...)."""
     report = check(graph, input_shape)
-    module = GraphModule(graph, report)
+    module = (cls or GraphModule)(graph, report)
     if weights is not None:
         load_weights(module, weights)
     return module

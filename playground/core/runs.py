@@ -7,6 +7,7 @@
         metrics.jsonl     one JSON object per logged point, appended and flushed
         labels.json       class names / vocabulary info where the task has them
         tokenizer.model   SentencePiece model for text runs
+        graph.json        the network of a Builder graph run (model ``graph:NAME``)
         checkpoints/last.safetensors, best.safetensors, optimizer.pt
 """
 
@@ -26,11 +27,42 @@ from typing import Any
 
 from playground import __version__
 from playground.core import validate
-from playground.core.checkpoint import atomic_write_json
+from playground.core.checkpoint import atomic_write_json, atomic_write_text
 from playground.core.errors import RunError
 from playground.core.paths import runs_dir
 
 TASKS = ("image", "text", "translate", "speech")
+
+# Models whose definition lives in the run folder, not in the code: a registry name prefix ->
+# the module ("module" path, imported only for such a run) that keeps them. A Builder graph
+# (``graph:NAME``) is saved as graph.json by :meth:`RunStore.create` (``run_files(task,
+# model)``) and registered again by :func:`open_run` (``ensure_registered(run, info)``), the
+# one place a run folder is opened to resume, fork, predict, export, launch or import it
+# (``check_run(run, info)``). Named, not imported: core stays below the packages it names.
+RUN_MODEL_HOOKS = {"graph:": "playground.builder.registry"}
+
+
+def _model_hooks(model: Any):
+    import importlib
+
+    for prefix, module in RUN_MODEL_HOOKS.items():
+        if isinstance(model, str) and model.startswith(prefix):
+            return importlib.import_module(module)
+    return None
+
+
+def model_files(task: str, model: str) -> dict[str, str]:
+    """The files a new run of ``model`` keeps beside run.json (a Builder graph's graph.json)."""
+    hooks = _model_hooks(model)
+    return hooks.run_files(task, model) if hooks is not None else {}
+
+
+def provide_model(run: Run, info: dict[str, Any]) -> None:
+    """Make the model a run names available from its folder (registers a Builder graph from
+    its graph.json); nothing for a model the code defines."""
+    hooks = _model_hooks(info.get("model"))
+    if hooks is not None:
+        hooks.ensure_registered(run, info)
 
 TRAINING = "training"
 INTERRUPTED = "interrupted"
@@ -409,6 +441,8 @@ class RunStore:
                 "dataset": dataset or {}, "versions": _versions(), "status": "created",
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         info.update(extra or {})
+        for file_name, text in model_files(task, model).items():  # before run.json
+            atomic_write_text(path / file_name, text)
         atomic_write_json(path / "run.json", info)
         return Run(path)
 
@@ -432,13 +466,15 @@ class RunStore:
 
 
 def open_run(path: str | Path, task: str | None = None) -> Run:
-    """A run from a folder path, checking it is one (and of ``task`` if given)."""
+    """A run from a folder path, checking it is one (and of ``task`` if given); a model the
+    folder itself defines (a Builder graph) is registered from it (:func:`provide_model`)."""
     run = Run(Path(path).expanduser())
     if not run.path.is_dir():
         raise RunError(f"Run folder {run.path} does not exist.")
     info = run.info()
     if task and info.get("task") != task:
         raise RunError(f"{run.path} is a {info.get('task')!r} run, not a {task!r} run.")
+    provide_model(run, info)
     return run
 
 
@@ -494,6 +530,9 @@ def check_importable(source: str | os.PathLike) -> dict[str, Any]:
         if ours is not None and _newer(theirs, ours):
             raise RunError(f"{path} was written by Model Playground {written}, newer than this "
                            f"one ({__version__}): update the app to import it.")
+    hooks = _model_hooks(info.get("model"))
+    if hooks is not None:
+        hooks.check_run(Run(path), info)  # e.g. a Builder graph run without its graph.json
     from playground.core.checkpoint import read_header
 
     folder = path / "checkpoints"

@@ -154,11 +154,16 @@ def build_keyword_model(cfg: Any, num_classes: int):
     from playground.speech.features import FrontEnd
     from playground.speech.nets import KeywordModel
 
+    from playground.speech.features import num_frames
+
     entry = _entry(cfg.model, "keywords")
     kind = feature_kind(cfg)
-    front = FrontEnd(feature_config(cfg), kind, normalize=True)
+    fc = feature_config(cfg)
+    front = FrontEnd(fc, kind, normalize=True)
+    frames = num_frames(int(round(float(getattr(cfg, "clip_seconds", 1.0)) * fc.sample_rate)),
+                        fc.hop_length)
     net = entry.factory(ModelSpec(task="speech", num_outputs=int(num_classes),
-                                  num_inputs=front.out_dims, config=cfg))
+                                  num_inputs=front.out_dims, input_size=frames, config=cfg))
     return KeywordModel(front, net, _augment(cfg))
 
 
