@@ -139,6 +139,39 @@ def add_common(parser: argparse.ArgumentParser, *, device: bool = True) -> None:
     add_verbose(parser, default=argparse.SUPPRESS)
 
 
+def add_graph_argument(parser: argparse.ArgumentParser) -> None:
+    """``--graph GRAPH.json|RUN_DIR|template:NAME``: train a Builder graph (see use_graph)."""
+    parser.add_argument("--graph", default=None, metavar="GRAPH.json|RUN_DIR|template:NAME",
+                        help="train a network built in the Builder: a saved graph file, the "
+                             "folder of a run that trained one (its graph.json), or a template "
+                             "(template:lenet5; see `playground builder templates`); it is "
+                             "checked against the data and trained as the model graph:NAME")
+
+
+def use_graph(args: argparse.Namespace, task: str) -> None:
+    """With ``--graph``: register the graph in ``task``'s registry and make it the model
+    (``args.model = "graph:NAME"``); ``--image-size`` / ``--block-size`` not given take the
+    graph's Input size. A graph that does not fit the data is refused when the job builds it,
+    naming the block to change."""
+    source = getattr(args, "graph", None)
+    if not source:
+        return
+    from playground.builder.registry import load_graph_source, register_graph
+    from playground.core.errors import ConfigError
+
+    if getattr(args, "model", None):
+        raise ConfigError(f"--graph and --model {args.model} both name the model to train: give "
+                          "one of them.")
+    graph = load_graph_source(source)
+    args.model = register_graph(graph, task).name
+    shape = graph.nodes[graph.input_ids()[0]].params["shape"] if graph.input_ids() else ()
+    # sizes not given follow the graph's Input: the image side (C,H,W) or the context (T)
+    if task == "image" and len(shape) == 3 and getattr(args, "image_size", 0) is None:
+        args.image_size = int(shape[-1])
+    if task == "text" and len(shape) == 1 and getattr(args, "block_size", 0) is None:
+        args.block_size = int(shape[0])
+
+
 def add_verbose(parser: argparse.ArgumentParser, default: Any = False) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=default,
                         help="print tracebacks and log messages to the terminal")

@@ -36,6 +36,7 @@ def register(groups, common) -> None:
     train.add_argument("--max-steps", type=common.int_range(1, 10**9), default=None,
                        help=argparse.SUPPRESS)
     schema.add_arguments(train, ImageTrainConfig)
+    common.add_graph_argument(train)
     fork.add_init_arguments(train)
     common.add_common(train)
     train.set_defaults(handler=_train)
@@ -67,6 +68,7 @@ def _train(args: argparse.Namespace) -> int:
     from playground.vision.train import make_train_job
 
     fork.check_init_arguments(args)
+    common.use_graph(args, "image")
     cfg = _config(args)
     job = make_train_job(cfg, args.data, name=args.name, max_steps=args.max_steps,
                          init_from=args.init_from, freeze=args.freeze)

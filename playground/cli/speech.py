@@ -65,6 +65,7 @@ def register(groups, common) -> None:
                 default != next(f.default for f in schema.fields(KeywordTrainConfig)
                                 if f.name == action.dest):
             action.help = action.help.replace("(default: ", f"(ctc: {default}; keywords: ")
+    common.add_graph_argument(train)
     fork.add_init_arguments(train)
     common.add_common(train)
     train.set_defaults(handler=_train)
@@ -116,6 +117,13 @@ def _task_config(args: argparse.Namespace):
         raise ConfigError(f"{', '.join(f.flag for f in foreign)} "
                           f"{'is' if len(foreign) == 1 else 'are'} not an option of "
                           f"--task {args.task}.")
+    if getattr(args, "graph", None):
+        if args.task != "keywords":
+            raise ConfigError("--graph trains a Builder graph as a keyword recognizer (--task "
+                              "keywords); CTC speech-to-text models come from the registry.")
+        from playground.cli.common import use_graph
+
+        use_graph(args, "keywords")
     if args.val_data and args.task != "ctc":
         raise ConfigError("--val-data is for --task ctc; keyword datasets use a train/ and "
                           "val/ folder pair instead.")

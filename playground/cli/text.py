@@ -37,6 +37,7 @@ def register(groups, common) -> None:
                        help=f".txt file(s), a folder of them, or {DEMO_PYDOC} (built in)")
     train.add_argument("--name", default=None, help="run name (default: model and tokenizer)")
     schema.add_arguments(train, TextTrainConfig)
+    common.add_graph_argument(train)
     fork.add_init_arguments(train)
     common.add_common(train)
     train.set_defaults(handler=_train)
@@ -62,6 +63,7 @@ def _train(args: argparse.Namespace) -> int:
     from playground.text.train import TextTrainConfig, make_train_job
 
     fork.check_init_arguments(args)
+    common.use_graph(args, "text")
     cfg = schema.from_arguments(TextTrainConfig, args)
     corpus = args.corpus[0] if len(args.corpus) == 1 else args.corpus
     job = make_train_job(cfg, corpus, name=args.name, init_from=args.init_from,

@@ -221,7 +221,9 @@ def estimate_loss(model, samplers: dict[str, BatchSampler], eval_iters: int, pre
 # The job
 # --------------------------------------------------------------------------------------------
 def _summary_details(cfg: TextTrainConfig, tok: Tokenizer, tokens_per_step: int) -> str:
-    if cfg.model == "gpt":
+    if cfg.model.startswith("graph:"):
+        shape = f"a Builder graph, context {cfg.block_size}"
+    elif cfg.model == "gpt":
         shape = (f"{cfg.n_layer} layers x {cfg.n_head} heads, width {cfg.n_embd}, context "
                  f"{cfg.block_size}")
     else:
