@@ -210,3 +210,24 @@ def check_run(run: Any, info: dict[str, Any]) -> None:
     unreadable (before it is imported); registers nothing."""
     if str(info.get("model") or "").startswith(PREFIX):
         read_run_graph(run, info)
+
+
+def register_document(task: str, speech_task: str | None, model: str, document: Any,
+                      where: str = "the run config") -> ModelEntry:
+    """Register a graph document (a run config's ``"graph"``, as ``playground launch`` reads
+    it) as the entry ``model`` (``graph:NAME``) of ``task``; one sentence when it is not a
+    graph that builds."""
+    from playground.builder.errors import GraphError
+
+    if task == "speech" and speech_task not in (None, "keywords"):
+        raise ConfigError(f"{where}: a Builder graph trains in the keyword task of speech runs, "
+                          f"not {speech_task!r}.")
+    try:
+        graph = Graph.from_dict(document, f"{where}'s \"graph\"")
+        entry = model_entry(graph, model[len(PREFIX):], task=_graph_task(task))
+    except GraphError as exc:
+        raise ConfigError(str(exc)) from None
+    if entry.name != model:
+        raise ConfigError(f"{where}: {model!r} is not a name a Builder graph can have (letters, "
+                          f"digits, '_', '.' and '-' after {PREFIX!r}).")
+    return task_registry(_graph_task(task)).register(entry, replace=True)

@@ -34,7 +34,15 @@ RUN_CONFIG: a JSON file that describes a run to train, without a run folder::
                                           //   the model's)
       "label_pattern": "...",             // speech keywords only, optional (--label-pattern)
       "val_data": "/path/val"             // speech ctc only, optional (--val-data)
+      "graph": {...}                      // a Builder graph model ("model": "graph:NAME"):
+                                          //   the graph document (graph.json); optional when
+                                          //   the app running `launch` has it registered
     }
+
+A Builder graph travels with the folder: it is written as ``graph.json`` beside launch.sh and
+the train command gets ``--graph "$HERE"/graph.json`` instead of ``--model`` (every process
+registers it from there; the run folder keeps its own graph.json, so ``--resume`` needs nothing
+more).
 
 A launch folder's ``config.json`` is one (its extra ``launch`` and ``source_run`` entries are
 ignored when it is read back), so ``playground launch DIR/config.json --gpus 8 --out DIR2``
@@ -98,7 +106,8 @@ TASKS: dict[str, TaskInfo] = {
                         "ctc": "playground.speech.train:CTCTrainConfig"}, "--data"),
 }
 KEYS = ("format", "version", "task", "model", "config", "data", "name", "speech_task",
-        "label_pattern", "val_data")
+        "label_pattern", "val_data", "graph")
+GRAPH_FILE = "graph.json"  # a Builder graph's document in the launch folder
 IGNORED_KEYS = ("launch", "source_run")  # what a launch folder's config.json adds
 
 
@@ -125,6 +134,7 @@ class RunConfig:
     val_data: str | None = None
     source_run: str | None = None     # the run folder it was read from, if any
     parent: str | None = None         # that run's parent (it started from another's weights)
+    graph: dict[str, Any] | None = field(default=None, compare=False)  # a Builder graph's JSON
 
     @property
     def data_list(self) -> list[str]:
@@ -145,7 +155,7 @@ class RunConfig:
                                 "model": self.model, "config": dict(self.config),
                                 "data": self.data if isinstance(self.data, str)
                                 else list(self.data)}
-        for key in ("name", "speech_task", "label_pattern", "val_data"):
+        for key in ("name", "speech_task", "label_pattern", "val_data", "graph"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         return data
@@ -159,21 +169,33 @@ def _registry(task: str):
     return _load(TASKS[task].registry)
 
 
+def graph_document(task: str, model: str) -> dict[str, Any] | None:
+    """The graph document (graph.json) of a Builder graph ``model`` registered in ``task``'s
+    registry, or None."""
+    registry = _registry(task)
+    if model not in registry:
+        return None
+    graph = registry.get(model).extra.get("graph")
+    return dict(graph) if isinstance(graph, dict) else None
+
+
 def check_trainable(task: str, model: str, speech_task: str | None = None) -> str | None:
     """Check that ``model`` is a registry model of ``task`` that trains (so it can train under
-    torchrun on another machine); return its speech task (speech) or None. Raises ConfigError."""
+    torchrun on another machine); return its speech task (speech) or None. Raises ConfigError.
+    A Builder graph must be registered (with its graph document) by then."""
     if task not in TASKS:
         raise ConfigError(f"The task {task!r} is not one this app trains; it knows "
                           f"{', '.join(TASKS)}.")
     if (task, model) in INFERENCE_ONLY:
         raise ConfigError(INFERENCE_ONLY[(task, model)])
     registry = _registry(task)
-    if model.startswith(BUILDER_PREFIX) or (model in registry
-                                            and registry.get(model).extra.get("builder")):
-        raise ConfigError(f"{model} is a Builder graph, which exists only in the app that "
-                          "built it: `playground train` on another machine cannot build it "
-                          "yet, so it cannot be launched there; train it in the app, or pick a "
-                          "registry model.")
+    builder = model.startswith(BUILDER_PREFIX) or (model in registry
+                                                   and registry.get(model).extra.get("builder"))
+    if builder and graph_document(task, model) is None:
+        raise ConfigError(f"{model} is a Builder graph whose network this app does not know: "
+                          "give its graph document as \"graph\" in the run config (the "
+                          "graph.json the Builder saves), or launch a run folder that trained "
+                          "it.")
     if model not in registry:
         raise ConfigError(f"{model!r} is not {_a(task)} model this app can train (those are "
                           f"{', '.join(registry.names())}), so it cannot run distributed on "
@@ -248,7 +270,8 @@ def run_config_from_run(run_dir: str | os.PathLike) -> RunConfig:
     parent = info.get("parent")
     parent_run = parent.get("run") if isinstance(parent, dict) else parent
     name = info.get("name")
-    return RunConfig(task, model, config, data,
+    graph = graph_document(task, model) if model.startswith(BUILDER_PREFIX) else None
+    return RunConfig(task, model, config, data, graph=graph,
                      name=name if isinstance(name, str) and name else None,
                      speech_task=speech_task,
                      label_pattern=pattern if isinstance(pattern, str) else None,
@@ -302,6 +325,12 @@ def parse_run_config(data: Any, where: str = "the run config") -> RunConfig:
         model = next(f.default for f in schema.fields(cls) if f.name == "model")
     if not isinstance(model, str) or not model:
         raise ConfigError(f"{where}: \"model\" should be the name of a {task} model.")
+    graph = data.get("graph")
+    if graph is not None:
+        if not model.startswith(BUILDER_PREFIX):
+            raise ConfigError(f"{where}: \"graph\" is for a Builder graph model "
+                              f"(\"model\": \"{BUILDER_PREFIX}NAME\"), not {model!r}.")
+        _register_graph(task, strings["speech_task"], model, graph, where)
     speech_task = check_trainable(task, model, strings["speech_task"])
     if strings["label_pattern"] and speech_task != "keywords":
         raise ConfigError(f"{where}: \"label_pattern\" is an option of speech keyword runs.")
@@ -313,7 +342,22 @@ def parse_run_config(data: Any, where: str = "the run config") -> RunConfig:
         raise ConfigError(f"{where}: {exc}") from None
     return RunConfig(task, model, config, _data_value(data["data"], task, where),
                      name=strings["name"], speech_task=speech_task,
-                     label_pattern=strings["label_pattern"], val_data=strings["val_data"])
+                     label_pattern=strings["label_pattern"], val_data=strings["val_data"],
+                     graph=graph_document(task, model) if model.startswith(BUILDER_PREFIX)
+                     else None)
+
+
+def _register_graph(task: str, speech_task: str | None, model: str, graph: Any,
+                    where: str) -> None:
+    """Register a run config's Builder graph document as ``model`` (through the module
+    :data:`playground.core.runs.RUN_MODEL_HOOKS` names)."""
+    from playground.core.runs import RUN_MODEL_HOOKS
+
+    if not isinstance(graph, dict):
+        raise ConfigError(f"{where}: \"graph\" should be a graph document (the JSON object the "
+                          "Builder saves).")
+    hooks = _load(RUN_MODEL_HOOKS[BUILDER_PREFIX] + ":register_document")
+    hooks(task, speech_task, model, graph, where)
 
 
 def read_run_config(path: str | os.PathLike) -> RunConfig:
@@ -362,28 +406,32 @@ def _flag_value(spec, value: Any) -> list[str]:
     return [f"{spec.flag}={text}"] if text.startswith("-") else [spec.flag, text]
 
 
-def config_arguments(rc: RunConfig) -> list[str]:
-    """Every option of the run's config as ``train`` flags (``--batch-size 64 --no-noise``)."""
+def config_arguments(rc: RunConfig, graph: str | None = None) -> list[str]:
+    """Every option of the run's config as ``train`` flags (``--batch-size 64 --no-noise``);
+    a Builder graph's model is ``--graph GRAPH`` (``graph``: where its graph.json is)."""
     from playground.core import schema
 
     args: list[str] = []
     specs = schema.fields(rc.config_class)
     for spec in sorted(specs, key=lambda s: s.name != "model"):  # the model first
-        if spec.name in rc.config:
+        if spec.name == "model" and rc.graph is not None:
+            args += ["--graph", graph or GRAPH_FILE]
+        elif spec.name in rc.config:
             args += _flag_value(spec, rc.config[spec.name])
     return args
 
 
 def train_arguments(rc: RunConfig, data: list[str] | None = None,
-                    val_data: str | None = None) -> list[str]:
+                    val_data: str | None = None, graph: str | None = None) -> list[str]:
     """The ``playground`` arguments that train ``rc``: ``train TASK [--task ...] --name ...
-    <every config option> DATA_FLAG DATA...``. ``data`` / ``val_data`` replace the run's."""
+    <every config option> DATA_FLAG DATA...``. ``data`` / ``val_data`` replace the run's;
+    ``graph``: where a Builder graph's graph.json is (default: graph.json)."""
     args = ["train", rc.task]
     if rc.speech_task:
         args += ["--task", rc.speech_task]
     if rc.name:
         args += [f"--name={rc.name}"] if rc.name.startswith("-") else ["--name", rc.name]
-    args += config_arguments(rc)
+    args += config_arguments(rc, graph)
     if rc.label_pattern is not None:
         args.append(f"--label-pattern={rc.label_pattern}")
     if rc.val_data or val_data:
@@ -526,11 +574,13 @@ def _command_words(plan: LaunchPlan, nnodes: str, rdzv: str, resume: bool) -> st
         return " ".join([*head, "resume", '"$RUN_DIR"', '"$@"'])
     rc = plan.run
     args = train_arguments(rc, data=["@DATA@"], val_data="@VAL@" if plan.run.val_data
-                           else None)
+                           else None, graph="@GRAPH@")
     words = []
     for a in args:
         if a == "@DATA@":
             words.append('"${DATA[@]}"')
+        elif a == "@GRAPH@":
+            words.append(f'"$HERE"/{GRAPH_FILE}')
         elif a == "--val-data=@VAL@":
             words.append('--val-data="$VAL_DATA"')
         else:
@@ -711,7 +761,9 @@ def readme_text(plan: LaunchPlan) -> str:
              "same steps and schedule as on one GPU.",
              "- Settings: `config.json` (every option of the run; a run config that "
              "`playground launch` reads back).",
-             "- `launch.sh`: the torchrun command; `slurm.sbatch`: the same under Slurm.", ""]
+             "- `launch.sh`: the torchrun command; `slurm.sbatch`: the same under Slurm.",
+             *(["- `graph.json`: the Builder graph the run trains (`--graph`); every process "
+                "builds it from there."] if rc.graph is not None else []), ""]
     for note in plan.notes:
         lines.append(f"> {note}")
     if plan.notes:
@@ -841,8 +893,9 @@ def check_out_dir(out: str | os.PathLike, force: bool = False,
 def write_launch(plan: LaunchPlan, out: str | os.PathLike, *, force: bool = False
                  ) -> dict[str, Any]:
     """Write the launch folder for ``plan`` into ``out``; return ``{"out_dir", "files",
-    "command"}``. Nothing but the files named in :data:`FILES` (and an empty ``data/``) is
-    written; an existing folder must be empty unless ``force``."""
+    "command"}``. Nothing but the files named in :data:`FILES` (with a Builder graph its
+    graph.json, and an empty ``data/``) is written; an existing folder must be empty unless
+    ``force``."""
     from playground.core.checkpoint import atomic_write_text
 
     path = check_out_dir(out, force, plan)
@@ -859,6 +912,9 @@ def write_launch(plan: LaunchPlan, out: str | os.PathLike, *, force: bool = Fals
     texts = {"config.json": json.dumps(config, indent=2, ensure_ascii=False) + "\n",
              "launch.sh": launch_script(plan), "slurm.sbatch": sbatch_script(plan),
              "README.md": readme_text(plan)}
+    if plan.run.graph is not None:  # named as the model, so `--graph` registers that name
+        graph = {**plan.run.graph, "name": plan.run.model[len(BUILDER_PREFIX):]}
+        texts[GRAPH_FILE] = json.dumps(graph, indent=1, ensure_ascii=False) + "\n"
     written = []
     try:
         for name, text in texts.items():

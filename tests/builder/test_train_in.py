@@ -43,10 +43,10 @@ def _no_leftover_logging():
     logs.reset()
 
 
-def cli(argv: list[str], home: Path) -> tuple[int, str, str]:
+def cli(argv: list[str], home: Path | None) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([*argv, "--home", str(home)])
+        rc = main([*argv, *(["--home", str(home)] if home else [])])
     return rc, out.getvalue(), err.getvalue()
 
 
@@ -328,3 +328,64 @@ def test_a_text_graph_trains_on_pydoc_and_generates(tmp_path):
     forget("text", entry.name)
     text = TextGenerator.from_run(result["run_dir"]).generate("def ", 10, seed=0)
     assert len(text) > 0
+
+
+# ------------------------------------------------------------------------------------------
+# Launch: the graph travels with the launch folder
+# ------------------------------------------------------------------------------------------
+def test_a_graph_run_launches_under_torchrun_and_comes_back(lenet_run, tmp_path):
+    import shutil
+
+    from playground.core.launch import load_source
+    from playground.core.runs import import_run
+    from playground.vision.predict import ImagePredictor
+
+    run_dir, _ = lenet_run
+    forget("image", "graph:lenet5")
+    folder = tmp_path / "launch"
+    rc, out, err = cli(["launch", str(run_dir), "--gpus", "2", "--out", str(folder)], None)
+    assert rc == 0, err
+    assert "--graph graph.json" in out and "--model" not in out
+    assert Graph.load(folder / "graph.json").name == "lenet5"
+    assert '--graph "$HERE"/graph.json' in (folder / "launch.sh").read_text()
+    assert load_source(folder / "config.json").graph is not None  # a run config reads back
+    forget("image", "graph:lenet5")
+    remote = tmp_path / "machine" / "launch"
+    shutil.copytree(folder, remote)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAYGROUND_")}
+    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(["bash", str(remote / "launch.sh"), "--device", "cpu", "--quiet",
+                           "--epochs", "1", "--max-steps", "4"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trained = Path(proc.stdout.splitlines()[-1])
+    info = json.loads((trained / "run.json").read_text())
+    assert info["model"] == "graph:lenet5" and info["world_size"] == 2
+    assert (trained / "graph.json").is_file()
+    copy = import_run(trained, tmp_path / "here")
+    forget("image", "graph:lenet5")
+    top = ImagePredictor.from_run(copy.path).predict(np.zeros((28, 28, 3), np.uint8), 2)[0]
+    assert len(top) == 2
+
+
+def test_a_run_config_carries_its_graph_and_a_missing_one_is_named(tmp_path):
+    from playground.core import launch
+
+    doc = templates.build("lenet5").to_dict()
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"task": "image", "model": "graph:lenet_rc", "graph": doc,
+                                "config": {"image_size": 28}, "data": "demo:digits"}))
+    plan = launch.plan_launch(good, 2)
+    assert plan.run.graph["nodes"] == doc["nodes"]
+    assert "--graph graph.json" in launch.command_text(plan)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"task": "image", "model": "graph:nothing_here", "config": {},
+                               "data": "demo:digits"}))
+    with pytest.raises(ConfigError, match="graph:nothing_here is a Builder graph whose network "
+                                          "this app does not know"):
+        launch.plan_launch(bad, 2)
+    bad.write_text(json.dumps({"task": "image", "model": "graph:x", "graph": {"nodes": 3},
+                               "config": {}, "data": "demo:digits"}))
+    with pytest.raises(ConfigError, match="is not a Model Playground graph"):
+        launch.plan_launch(bad, 2)

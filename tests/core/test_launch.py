@@ -313,7 +313,8 @@ def test_sources_that_cannot_be_launched_are_refused_in_one_sentence(tmp_path):
         '{"task": "image", "model": "nope", "config": {}, "data": "x"}':
             "'nope' is not an image model this app can train",
         '{"task": "image", "model": "graph:tiny", "config": {}, "data": "x"}':
-            "graph:tiny is a Builder graph, which exists only in the app that built it",
+            "graph:tiny is a Builder graph whose network this app does not know: give its "
+            "graph document",
         '{"task": "speech", "model": "wav2vec2", "config": {}, "data": "x"}':
             "wav2vec 2.0 is a pretrained speech-to-text model",
         '{"task": "speech", "model": "kw_cnn", "speech_task": "ctc", "config": {}, '
