@@ -304,6 +304,11 @@ def test_a_keyword_graph_trains_on_the_spoken_digits(tmp_path):
     clip = sorted((ASSETS_DIR / "two").iterdir())[0]
     top = KeywordPredictor.from_run(run_dir).predict([str(clip)], top_k=3)[0]
     assert sorted(label for label, _ in top) == ["one", "three", "two"]
+    pytest.importorskip("onnxruntime")
+    from tests.export.helpers import exported
+
+    forget("speech", entry.name)
+    assert exported(run_dir, "onnx", tmp_path / "onnx")["model"] == entry.name
 
 
 def test_a_text_graph_trains_on_pydoc_and_generates(tmp_path):
@@ -328,6 +333,11 @@ def test_a_text_graph_trains_on_pydoc_and_generates(tmp_path):
     forget("text", entry.name)
     text = TextGenerator.from_run(result["run_dir"]).generate("def ", 10, seed=0)
     assert len(text) > 0
+    pytest.importorskip("onnxruntime")
+    from tests.export.helpers import exported
+
+    forget("text", entry.name)
+    assert exported(Path(result["run_dir"]), "pt2", tmp_path / "pt2")["model"] == entry.name
 
 
 # ------------------------------------------------------------------------------------------
