@@ -2,7 +2,9 @@
 
 ``playground train image --data DIR|demo:NAME [options]`` trains with every
 :class:`~playground.vision.config.ImageTrainConfig` field as a flag and prints the final
-validation metrics, then the run folder as the last line.
+validation metrics, then the run folder as the last line. ``--graph GRAPH.json|RUN_DIR|
+template:NAME`` trains a Builder graph instead of ``--model`` (see
+:func:`playground.cli.common.use_graph`).
 
 ``playground predict image --run DIR FILE... [--top-k K] [--json]`` prints the top-k classes
 of each file; unreadable files are reported (exit code 1) while the others are still printed.

@@ -5,7 +5,8 @@
 :class:`~playground.speech.train.KeywordTrainConfig` (``--task keywords``) or
 :class:`~playground.speech.train.CTCTrainConfig` (``--task ctc``) is a kebab-case flag; flags
 that belong to the other task are rejected. Epoch results go to stderr as training goes;
-stdout gets the final figures and the run folder as the last line.
+stdout gets the final figures and the run folder as the last line. ``--graph GRAPH.json|RUN_DIR|
+template:NAME`` trains a Builder graph as the keyword model (``--task keywords``).
 
 ``playground predict speech --run DIR FILE… [--top-k K] [--json]``: keyword runs; JSON is a
 list of ``{"file", "predictions": [{"label", "prob"}]}`` (plus ``"note"`` for a silent clip,

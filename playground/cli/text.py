@@ -4,7 +4,8 @@
 unigram:N --model gpt|lstm ...``: every :class:`~playground.text.train.TextTrainConfig` field
 is a kebab-case flag (``--n-layer 4 --block-size 64 --max-iters 2000 ...``). Evaluations and
 samples are printed to stderr as training goes; stdout gets one line per evaluation, the final
-and best validation loss, and the run folder as the last line.
+and best validation loss, and the run folder as the last line. ``--graph GRAPH.json|RUN_DIR|
+template:NAME`` trains a Builder graph (Embedding first, ``(T, vocabulary)`` scores last).
 
 ``playground generate --run DIR --prompt TEXT --max-new-tokens N --temperature T --top-k K
 --top-p P [--seed S]`` streams the prompt and its continuation to stdout (``--run`` defaults to
