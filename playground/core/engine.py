@@ -46,7 +46,7 @@ from playground.core.trainer import TrainingDiverged
 
 __all__ = ["EpochBatches", "InitReport", "LoopConfig", "LoopState", "TrainTask",
            "TrainingDiverged", "epoch_loader", "fit", "init_from", "loader_batches",
-           "parse_init_spec"]
+           "open_parent", "parse_init_spec"]
 
 STATE_VERSION = 1
 
@@ -709,6 +709,22 @@ def parse_init_spec(spec: str) -> tuple[Path, str]:
         if spec.endswith(":" + kind):
             path, which = spec[: -len(kind) - 1], kind
     return Path(path).expanduser(), which
+
+
+def open_parent(spec: str | None, task: str | None = None) -> None:
+    """Open the run a fork starts from (``RUN_DIR[:best|:last]``) before its config is checked,
+    so a model the run folder defines (a Builder graph, registered by
+    :func:`playground.core.runs.open_run`) is a valid ``model`` for the new run. A parent that
+    cannot be opened is left for :func:`init_from` to report when the job runs."""
+    from playground.core.errors import PlaygroundError
+    from playground.core.runs import open_run
+
+    if not spec:
+        return
+    try:
+        open_run(parse_init_spec(spec)[0], task)
+    except PlaygroundError:  # reported by init_from, in the job, as for any fork
+        return
 
 
 def init_from(model, spec: str, *, freeze: bool = False, task: str | None = None

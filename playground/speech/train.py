@@ -383,6 +383,9 @@ def make_keyword_job(cfg: KeywordTrainConfig, data_spec: str, *, name: str | Non
     output layer when the labels differ; ``freeze`` freezes what was reused); ``resume``
     continues that run folder (see :func:`make_resume_job`).
     """
+    from playground.core.engine import open_parent
+
+    open_parent(init_from if not resume else None, "speech")  # a parent's Builder graph
     cfg = schema.validate(cfg)
     if REGISTRY.get(cfg.model).extra.get("task") != "keywords":
         raise ConfigError(f"{cfg.model!r} is not a keyword model; choose one of "

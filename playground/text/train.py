@@ -453,6 +453,9 @@ def make_train_job(cfg: TextTrainConfig, corpus: Any, *, name: str | None = None
     app's / ``$PLAYGROUND_HOME``). ``init_from`` / ``freeze`` / ``resume``: see
     :func:`train_text_model`.
     """
+    from playground.core.engine import open_parent
+
+    open_parent(init_from if not resume else None, "text")  # a parent's Builder graph
     check_config(cfg)
 
     def job(ctx: JobContext) -> dict[str, Any]:

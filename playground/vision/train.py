@@ -73,6 +73,9 @@ def make_train_job(cfg: ImageTrainConfig, data: str, *, name: str | None = None,
     Returns the training result dict: run_dir, val_accuracy, best_val_accuracy, macro_f1,
     per_class, confusion, labels, steps, epochs_done, ...
     """
+    from playground.core.engine import open_parent
+
+    open_parent(init_from if not resume else None, "image")  # a parent's Builder graph
     cfg = schema.validate(cfg)
 
     def job(ctx: JobContext) -> dict[str, Any]:

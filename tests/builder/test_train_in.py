@@ -138,7 +138,6 @@ def test_predict_and_fork_after_the_entry_is_gone(lenet_run, tmp_path):
     assert child["parent"]["new"] == []                   # every layer came from the parent
 
     forget("image", "graph:lenet5")                       # fork from the API (the tab's way)
-    open_run(run_dir)
     cfg = ImageTrainConfig(model="graph:lenet5", image_size=28, batch_size=64, epochs=1)
     event = run_job(make_train_job(cfg, "demo:digits", home=tmp_path, max_steps=2,
                                    init_from=f"{run_dir}:last"), CollectingContext())
