@@ -10,7 +10,8 @@ the block and what to change.
 - image: the tab feeds ``(B, 3, S, S)`` normalised colour images (``spec.num_inputs`` colour
   channels, ``spec.input_size`` the image side). A graph whose Input has 3 channels takes them
   as they are; one with 1 channel (LeNet-5, the MLP) gets their mean, i.e. the grey image
-  (:class:`~playground.builder.build.ImageGraph`). The last block must give one score per class: ``(classes,)``.
+  (:class:`~playground.builder.build.ImageGraph`). The last block must give one score per
+  class: ``(classes,)``.
 - speech keywords: the tab feeds features ``(B, F, T)``: ``F = spec.num_inputs`` log-mel bands
   (or MFCC coefficients), ``T = spec.input_size`` frames of the clip. The Input is ``F,T``
   (Conv1d over the bands as channels, or a GRU after a Permute) or ``1,F,T`` (a Conv2d over the
@@ -19,9 +20,9 @@ the block and what to change.
   wants next-token scores ``(B, T, V)`` with ``V = spec.num_outputs`` the vocabulary. The Input
   must be int64, its first block an Embedding of ``V`` ids, the output ``(T, V)``, and position
   ``t`` may not see later tokens (checked with real numbers on the CPU when the model is built
-  for training). 
-  :class:`~playground.builder.build.GraphLanguageModel` gives the text task's interface (``forward(idx,
-  targets) -> (logits, loss)``, ``block_size``).
+  for training), and shorter contexts must work (generation starts from a short prompt).
+  :class:`~playground.builder.build.GraphLanguageModel` gives the text task's interface
+  (``forward(idx, targets) -> (logits, loss)``, ``block_size``).
 """
 
 from __future__ import annotations
@@ -218,8 +219,12 @@ def _fit_text(g: Graph, spec: ModelSpec) -> Fit:
 # ------------------------------------------------------------------------------------------
 def build(fitted: Fit, weights: Any = None):
     """The module for a :class:`Fit` (fresh weights, or ``weights`` where they fit)."""
-    from playground.builder.build import (GraphLanguageModel, ImageGraph, KeywordGraph,
-                                          build_module)
+    from playground.builder.build import (
+        GraphLanguageModel,
+        ImageGraph,
+        KeywordGraph,
+        build_module,
+    )
 
     cls = {"image": ImageGraph, "keywords": KeywordGraph, "text": GraphLanguageModel}
     module = build_module(fitted.graph, weights=weights, cls=cls[fitted.kind])
