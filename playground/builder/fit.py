@@ -157,8 +157,12 @@ def _fit_keywords(g: Graph, spec: ModelSpec) -> Fit:
                           f"Input {nid!r}, but the speech tab gives {dims} {what}: set the "
                           f"shape of {nid!r} to {format_shape(want).replace('x', ',')} (or set "
                           f"{other} to {own_dims}).")
-    report = _infer(g, want, f"set the Clip length so that it gives {shape[-1]} frames, or "
-                              "pool over time (AdaptiveAvgPool) before the classifier")
+    cfg = getattr(spec, "config", None)
+    rate = int(getattr(cfg, "sample_rate", 16000))
+    hop = int(round(0.01 * rate))  # playground.speech.models.feature_config: 10 ms frames
+    seconds = (shape[-1] - 1) * hop / rate
+    report = _infer(g, want, f"set the Clip length to {seconds:g} s for its {shape[-1]} "
+                             "frames, or pool over time (AdaptiveAvgPool) before the classifier")
     if spec.num_outputs:
         _check_classes(g, report, int(spec.num_outputs), "labels")
     return Fit(g, "keywords", adapter)

@@ -257,6 +257,16 @@ def test_keyword_misfits_say_what_to_set():
     with pytest.raises(ConfigError, match="ends in 3 outputs but the data has 5 labels: set "
                                           "out_features of 'fc' to 5"):
         model_entry(g, task="keywords").factory(ModelSpec("speech", 5, 40, 101))
+    flat = Graph("flat_kw")
+    flat.add("Input", "input", shape=(40, 50))
+    flat.add("Flatten", "flatten")
+    flat.connect("input", "flatten")
+    flat.add("Linear", "fc", in_features=2000, out_features=3)
+    flat.connect("flatten", "fc")
+    with pytest.raises(ConfigError, match="built for 40x50: set the Clip length to 0.49 s for "
+                                          "its 50 frames, or pool over time"):
+        model_entry(flat, task="keywords").factory(
+            ModelSpec("speech", 3, 40, 101, config=KeywordTrainConfig()))
 
 
 # ------------------------------------------------------------------------------------------
