@@ -95,7 +95,7 @@ def _line(row: dict) -> str:
 def _show(args: argparse.Namespace) -> int:
     from playground.cli.common import print_json
 
-    run = open_run(args.run)
+    run = open_run(args.run, with_model=False)
     info = run.info()
     info["status"] = run.effective_status(info)  # "interrupted" when its process is gone
     print_json(info)
@@ -106,7 +106,7 @@ def _delete(args: argparse.Namespace) -> int:
     from playground.cli.common import safe_text
     from playground.core.errors import ConfirmationRequired
 
-    run = open_run(args.run)
+    run = open_run(args.run, with_model=False)
     if not args.yes:
         if not (sys.stdin is not None and sys.stdin.isatty()):
             raise ConfirmationRequired(

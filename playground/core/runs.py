@@ -465,16 +465,18 @@ class RunStore:
         shutil.rmtree(path)
 
 
-def open_run(path: str | Path, task: str | None = None) -> Run:
+def open_run(path: str | Path, task: str | None = None, *, with_model: bool = True) -> Run:
     """A run from a folder path, checking it is one (and of ``task`` if given); a model the
-    folder itself defines (a Builder graph) is registered from it (:func:`provide_model`)."""
+    folder itself defines (a Builder graph) is registered from it (:func:`provide_model`)
+    unless ``with_model`` is False (showing or deleting the run needs no model)."""
     run = Run(Path(path).expanduser())
     if not run.path.is_dir():
         raise RunError(f"Run folder {run.path} does not exist.")
     info = run.info()
     if task and info.get("task") != task:
         raise RunError(f"{run.path} is a {info.get('task')!r} run, not a {task!r} run.")
-    provide_model(run, info)
+    if with_model:
+        provide_model(run, info)
     return run
 
 

@@ -164,6 +164,9 @@ def test_a_run_without_its_graph_json_is_refused_in_one_sentence(lenet_run, tmp_
     forget("image", "graph:lenet5")
     with pytest.raises(RunError, match="has no graph.json, so its network cannot be rebuilt"):
         open_run(copy)
+    rc, out, err = cli(["runs", "show", str(copy)], None)   # still shown, and deletable
+    assert rc == 0 and json.loads(out)["model"] == "graph:lenet5", err
+    assert "graph:lenet5" not in task_registry("image")
     from playground.core.runs import import_run
 
     with pytest.raises(RunError, match="has no graph.json"):
