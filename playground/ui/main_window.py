@@ -45,6 +45,7 @@ TABS = [
     ("Image recognition", "playground.ui.tabs.image_tab", "ImageTab"),
     ("Text", "playground.ui.tabs.text_tab", "TextTab"),
     ("Speech", "playground.ui.tabs.speech_tab", "SpeechTab"),
+    ("Builder", "playground.ui.tabs.builder_tab", "BuilderTab"),
     ("Runs", "playground.ui.tabs.runs_tab", "RunsTab"),
 ]
 
@@ -132,6 +133,9 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(widget, title)
         self._build_toolbar()
         self._build_menus()
+        builder = self.tab_widgets.get("Builder")
+        if builder is not None and hasattr(builder, "train_requested"):
+            builder.train_requested.connect(self.train_graph_in)
         self.appctx.torch_ready.connect(self._on_torch_ready)
         broken = [w for w in self.tab_widgets.values() if isinstance(w, BrokenTab)]
         if broken:
@@ -301,6 +305,15 @@ class MainWindow(QMainWindow):
         if show:
             self.tabs.setCurrentWidget(tab)
         return tab
+
+    def train_graph_in(self, task: str, model: str) -> None:
+        """The Builder's "Train in …": show ``task``'s tab with the graph ``model`` chosen."""
+        from playground.ui.tabs.builder_actions import select_model
+
+        tab = self.task_tab(task, show=True)
+        if tab is None or not select_model(tab, task, model):
+            self.appctx.error(f"The {task} tab could not take {model}: it failed to load or "
+                              "has no model menu for it.")
 
     def about_text(self) -> str:
         import platform
