@@ -28,6 +28,7 @@ screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-text-tab.png --tab text
 	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-translate.png --tab translate
 	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-speech-tab.png --tab speech
+	QT_QPA_PLATFORM=offscreen $(PY) -m playground.ui.screenshot assets/screenshot-builder.png --tab builder
 
 clean:
 	rm -rf $(VENV) build *.egg-info

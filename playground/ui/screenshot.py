@@ -11,6 +11,8 @@ opens the window on that tab, does what a user would do there, and saves the win
 - ``translate``: the Text tab's Translate mode: trains a small Transformer on the built-in
   numbers demo (``demo:numbers-en-fr``), translates a number typed into the panel and shows
   its cross-attention. Pages: ``translate`` (default), ``training``, ``data``.
+- ``builder``: the Builder with the LeNet-5 template, fc1's in_features set wrong (the red
+  block, its "expected … got …" and the fix button in the property panel). Page ``canvas``.
 - ``speech``: trains the keyword CNN on the spoken-digit demo and recognises a clip with the
   saliency overlay. Pages: ``audio`` (default), ``training``, ``evaluation``. The small set of
   clips shipped with the app is used unless ``--synthesise`` asks for the espeak-ng demo.
@@ -37,12 +39,14 @@ PAGES = {
     "text": {"training": 0, "generate": 1, "attention": 2},
     "translate": {"data": 0, "training": 1, "translate": 2},
     "speech": {"audio": 0, "training": 1, "evaluation": 2},
+    "builder": {"canvas": 0},
 }
 DEFAULT_PAGE = {"image": "predict", "text": "attention", "translate": "translate",
-                "speech": "audio"}
-DEFAULT_AMOUNT = {"image": None, "text": 1000, "translate": 6, "speech": 6}  # None: the recipe's
+                "speech": "audio", "builder": "canvas"}
+DEFAULT_AMOUNT = {"image": None, "text": 1000, "translate": 6, "speech": 6,
+                  "builder": None}  # None: the recipe's
 TAB_TITLES = {"image": "Image recognition", "text": "Text", "translate": "Text",
-              "speech": "Speech"}
+              "speech": "Speech", "builder": "Builder"}
 
 
 def _wait(app, predicate, timeout: float) -> None:
@@ -161,6 +165,15 @@ def _speech(app, tab, epochs: int, word: str = "seven") -> QWidget:
     return view
 
 
+def _builder(app, tab, _amount) -> QWidget:
+    tab.load_template("lenet5")
+    tab.set_param("fc1", "in_features", 256)       # a mismatch: red, expected/got, a fix
+    tab.focus_block("fc1")
+    _settle(app, 0.3)
+    tab.canvas.fit()
+    return tab
+
+
 def render(out_png: str, tab_name: str = "image", page: str | None = None,
            amount: int | None = None, synthesise: bool = False) -> str:
     """Drive ``tab_name`` as a user would, show ``page`` and save the window to ``out_png``."""
@@ -174,9 +187,11 @@ def render(out_png: str, tab_name: str = "image", page: str | None = None,
 
         synth.espeak_path = lambda: None  # this process only: use the shipped clips
     app, window, tab = _open(tab_name)
-    drive = {"image": _image, "text": _text, "translate": _translate, "speech": _speech}
+    drive = {"image": _image, "text": _text, "translate": _translate, "speech": _speech,
+             "builder": _builder}
     view = drive[tab_name](app, tab, amount)
-    view.pages.setCurrentIndex(PAGES[tab_name][page])
+    if hasattr(view, "pages"):
+        view.pages.setCurrentIndex(PAGES[tab_name][page])
     _settle(app)
     window.grab().save(out_png)
     window.close()

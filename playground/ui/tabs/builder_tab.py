@@ -45,7 +45,7 @@ from playground.ui.tabs.builder_panel import Palette, ProblemList, PropertyPanel
 
 log = logging.getLogger(__name__)
 
-LAYOUT_DX, LAYOUT_DY = 250.0, 120.0      # auto-layout spacing: room for the edge labels
+LAYOUT_DX, LAYOUT_DY = 272.0, 120.0      # auto-layout spacing: room for the edge labels
 TRAIN_TASKS = (("image", "Image recognition", "image"), ("keywords", "Keyword speech", "speech"),
                ("text", "Text generation", "text"))
 
@@ -126,7 +126,7 @@ class BuilderTab(QWidget):
         centre.addWidget(self.problems)
         centre.setStretchFactor(0, 5)
         centre.setStretchFactor(1, 1)
-        centre.setSizes([700, 130])
+        centre.setSizes([760, 90])
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(palette_box)
         split.addWidget(centre)
