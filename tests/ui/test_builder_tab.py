@@ -325,7 +325,73 @@ def test_train_in_image_trains_lenet5_on_digits(qtbot):
         builder.set_param("fc1", "in_features", 5)
         assert builder.train_in("image") is None
         assert "Fix the network" in builder.message.text()
+        # the other tabs take graphs the same way
+        builder.load_template("tiny_gpt")
+        assert builder.train_in("text") == "graph:tiny_gpt"
+        text = window.tab_widgets["Text"]
+        assert window.tabs.currentWidget() is text
+        assert text.generate.view.form.value().model == "graph:tiny_gpt"
+        builder.load_template("lstm_classifier")
+        graph_name = builder.train_in("keywords")
+        speech = window.tab_widgets["Speech"]
+        assert window.tabs.currentWidget() is speech
+        assert speech.view.keyword_form.value().model == graph_name
     finally:
-        if "graph:lenet5" in REGISTRY:
-            REGISTRY.unregister("graph:lenet5")
+        from playground.speech.models import REGISTRY as SPEECH
+        from playground.text.models import TEXT_MODELS
+
+        for reg in (REGISTRY, SPEECH, TEXT_MODELS):
+            for entry in [e.name for e in reg if e.name.startswith("graph:")]:
+                reg.unregister(entry)
         window.shutdown()
+
+
+def test_keyboard_shortcuts_on_the_canvas(tab, qtbot):
+    tab.load_template("mlp")
+    tab.canvas.setFocus()
+    tab.scene.select(["relu1"])
+    QTest.keyClick(tab.canvas, Qt.Key.Key_Delete)
+    assert "relu1" not in tab.graph.nodes
+    QTest.keyClick(tab.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert "relu1" in tab.graph.nodes
+    QTest.keyClick(tab.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    assert "relu1" not in tab.graph.nodes
+    tab.scene.select(["fc3"])
+    QTest.keyClick(tab.canvas, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(tab.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len([n for n in tab.graph.nodes.values() if n.type == "Linear"]) == 4
+    steps = tab.undo_stack.count()
+    tab.set_param("fc1", "out_features", tab.graph.nodes["fc1"].params["out_features"])
+    assert tab.undo_stack.count() == steps              # the same value is no edit
+    zoom = tab.canvas.transform().m11()
+    tab.canvas.zoom(1.5)
+    assert tab.canvas.transform().m11() > zoom
+
+
+def test_import_a_model_and_a_python_file_on_a_worker(tab, qtbot, tmp_path):
+    with qtbot.waitSignal(tab.import_runner.finished, timeout=120000):
+        assert tab.import_model("small_cnn")
+    assert "Imported small_cnn" in tab.message.text(), tab.message.text()
+    assert tab.report.ok and len(tab.graph) > 5 and tab.weights
+    tab.undo_stack.undo()
+    assert list(tab.graph.nodes) == ["input"]
+    good = tmp_path / "net.py"
+    good.write_text("import torch.nn as nn\n\nclass Net(nn.Module):\n"
+                    "    def __init__(self):\n        super().__init__()\n"
+                    "        self.fc = nn.Linear(8, 3)\n\n"
+                    "    def forward(self, x):\n        return self.fc(x).relu()\n")
+    with qtbot.waitSignal(tab.import_runner.finished, timeout=120000):
+        assert tab.import_model(f"{good}:Net", "8")
+    assert [n.type for n in tab.graph.nodes.values()] == ["Input", "Linear", "ReLU"]
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise RuntimeError('this file is broken')\n")
+    with qtbot.waitSignal(tab.import_runner.finished, timeout=120000):
+        assert tab.import_model(f"{bad}:Net")
+    message = tab.message.text()
+    assert "bad.py" in message and "Traceback" not in message, message
+    assert [n.type for n in tab.graph.nodes.values()] == ["Input", "Linear", "ReLU"]
+    assert not tab.import_model(f"{tmp_path / 'missing.py'}:Net")
+    assert "does not exist" in tab.message.text()
+    assert not tab.import_model("small_cnn", "3,0,3")
+    assert "input shape" in tab.message.text()

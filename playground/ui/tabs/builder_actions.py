@@ -246,6 +246,14 @@ def start_import(tab: BuilderTab, spec: str | None = None, input_shape: str = ""
         tab.say("Give a model name (such as resnet18) or a Python file and a class name.",
                 "error")
         return False
+    if ".py:" in spec or spec.endswith(".py"):
+        from playground.builder.import_fx import parse_file_spec
+
+        try:
+            parse_file_spec(spec)                  # the file exists, the class is a name
+        except PlaygroundError as exc:
+            tab.say(str(exc), "error")
+            return False
     shape = None
     if input_shape.strip():
         from playground.builder.shapes import parse_shape

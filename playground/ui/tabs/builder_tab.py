@@ -359,6 +359,14 @@ class BuilderTab(QWidget):
                          lambda g: [g.move(nid, xy) for nid, xy in moved.items()])
 
     def set_param(self, node_id: str, name: str, value: Any) -> bool:
+        node = self.graph.nodes.get(node_id)
+        if node is not None and name in node.params:
+            try:
+                if node.block.param(name).parse(value) == node.params[name]:
+                    return True               # the same value again: no edit, no undo step
+            except PlaygroundError:
+                pass                          # refused below, with its sentence
+
         def change(g: Graph) -> None:
             g.set_param(node_id, name, value)
         work_ok = self.edit(f"Set {name} of {node_id}", change)
