@@ -45,7 +45,8 @@ def test_a_tab_that_fails_to_import_shows_the_error(qtbot, monkeypatch):
     monkeypatch.setitem(sys.modules, "playground.ui.tabs.speech_tab", None)  # import fails
     window = _window(qtbot)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Image recognition", "Text", "Speech", "Runs"]  # nothing vanished
+    # nothing vanished
+    assert titles == ["Image recognition", "Text", "Speech", "Builder", "Runs"]
     broken = window.tab_widgets["Speech"]
     assert isinstance(broken, main_window.BrokenTab)
     assert "The Speech tab could not be loaded: ModuleNotFoundError" in broken.message
