@@ -43,7 +43,8 @@ TARGET_MS = 50.0
 
 def _ms(samples: list[float]) -> dict:
     ms = sorted(s * 1000 for s in samples)
-    return {"median_ms": round(statistics.median(ms), 2), "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2),
+    return {"median_ms": round(statistics.median(ms), 2),
+            "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2),
             "max_ms": round(ms[-1], 2), "n": len(ms)}
 
 

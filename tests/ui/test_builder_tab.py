@@ -78,6 +78,22 @@ def test_palette_lists_every_group_with_explanations(tab):
     item = tab.palette.item_for("Conv2d")
     assert B.get("Conv2d").doc in item.toolTip(0)
     assert item.parent().text(0) == "Convolution"
+    tab.palette.itemDoubleClicked.emit(item, 0)          # double-click adds it mid-view
+    assert [n.type for n in tab.graph.nodes.values()] == ["Input", "Conv2d"]
+    assert tab.scene.selected_ids() == ["conv2d1"]
+    assert tab.panel.fields["in_channels"].text() == "3"
+
+
+def test_shapes_wait_for_torch(qtbot):
+    from playground.ui.tabs.builder_tab import BuilderTab
+
+    widget = open_tab(qtbot, BuilderTab)
+    widget.load_template("mlp")
+    assert widget.report is None and "once PyTorch has loaded" in widget.summary.text()
+    widget.appctx.torch_loaded = True
+    widget.appctx.torch_ready.emit()
+    assert widget.report is not None and widget.report.ok
+    assert "parameters" in widget.summary.text()
 
 
 def test_drag_connect_see_shapes_then_fix_a_mismatch(tab, qtbot):

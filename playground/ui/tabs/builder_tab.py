@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt, Signal
@@ -263,7 +262,7 @@ class BuilderTab(QWidget):
     def refresh(self, select: list[str] | None = None) -> None:
         """Infer shapes (once torch is loaded) and update the canvas, panel and problems."""
         self.report = None
-        if self.appctx.torch_loaded or "torch" in sys.modules:
+        if self.appctx.torch_loaded:     # never import torch on the UI thread at start-up
             from playground.builder.shapes import ShapeCache, infer
 
             if self.cache is None:
@@ -527,7 +526,8 @@ def layout_graph(graph: Graph, wrap: int = 4) -> None:
     if columns <= wrap + 1:
         return
     for nid, (col, row) in cells.items():
-        graph.nodes[nid].position = ((col % wrap) * LAYOUT_DX, (col // wrap) * band + row * LAYOUT_DY)
+        graph.nodes[nid].position = ((col % wrap) * LAYOUT_DX,
+                                     (col // wrap) * band + row * LAYOUT_DY)
 
 
 def _prefix(block_type: str) -> str:
