@@ -39,8 +39,9 @@ from playground.core.errors import PlaygroundError
 from playground.ui.appctx import AppContext
 from playground.ui.jobs import JobRunner
 from playground.ui.tabs import builder_actions as actions
-from playground.ui.tabs.builder_canvas import BuilderScene, BuilderView, shape_text
+from playground.ui.tabs.builder_canvas import BuilderScene, shape_text
 from playground.ui.tabs.builder_panel import Palette, ProblemList, PropertyPanel
+from playground.ui.tabs.builder_view import BuilderView
 
 log = logging.getLogger(__name__)
 
