@@ -414,3 +414,21 @@ def test_import_a_model_and_a_python_file_on_a_worker(tab, qtbot, tmp_path):
     assert "does not exist" in tab.message.text()
     assert not tab.import_model("small_cnn", "3,0,3")
     assert "input shape" in tab.message.text()
+
+
+def test_a_connection_picked_up_at_its_input_moves_or_goes(tab):
+    tab.load_template("resnet_stack")
+    tab.canvas.resetTransform()
+    edge = next(e for e in tab.graph.edges if e.target == "stem_relu")
+    target = tab.scene.nodes["stem_relu"]
+    tab.canvas.centerOn(target)
+    start = target.port_pos(0)
+    mouse_drag(tab, start, start + QPointF(-30, 120))       # dropped on empty canvas
+    assert edge not in tab.graph.edges
+    assert any("stem_relu" in m and "not connected" in m for m in tab.problems.messages())
+    tab.undo_stack.undo()
+    assert edge in tab.graph.edges
+    steps = (tab.undo_stack.index(), tab.undo_stack.count())
+    mouse_drag(tab, start, start + QPointF(3, 2))            # put back: nothing changes
+    assert edge in tab.graph.edges and (tab.undo_stack.index(), tab.undo_stack.count()) == steps
+    assert tab.scene.edges[edge].isVisible()

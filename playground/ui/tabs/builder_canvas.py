@@ -375,6 +375,7 @@ class BuilderScene(QGraphicsScene):
     """Shows a graph; gestures come out as signals (see the module docstring)."""
 
     connect_requested = Signal(str, str, int)     # source, target, port
+    reconnect_requested = Signal(object, object)  # Edge picked up, (source, target, port)|None
     nodes_moved = Signal(dict)                    # id -> (x, y)
     block_dropped = Signal(str, QPointF)          # block type, scene position
 
@@ -385,6 +386,7 @@ class BuilderScene(QGraphicsScene):
         self._drag_port: PortItem | None = None
         self._drag_path: QGraphicsPathItem | None = None
         self._press_pos: dict[str, QPointF] = {}
+        self._picked: Edge | None = None
         self.setSceneRect(QRectF(-2000, -2000, 8000, 6000))
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
 
@@ -469,6 +471,16 @@ class BuilderScene(QGraphicsScene):
 
     # connecting -------------------------------------------------------------------------
     def begin_connect(self, port: PortItem) -> None:
+        """Start a connection from ``port``; pressing a connected input picks its connection
+        up instead (drop it on another input to move it, or on empty canvas to remove it)."""
+        self._picked = None
+        if not port.is_output and port.connected:
+            edge = next((e for e in self.edges if e.target == port.node.node_id
+                         and e.port == port.index), None)
+            if edge is not None and edge.source in self.nodes:
+                self._picked = edge
+                self.edges[edge].hide()
+                port = self.nodes[edge.source].output
         self._drag_port = port
         self._drag_path = QGraphicsPathItem()
         self._drag_path.setPen(QPen(SELECTED, 2.0, Qt.PenStyle.DashLine))
@@ -486,16 +498,28 @@ class BuilderScene(QGraphicsScene):
 
     def end_connect(self, pos: QPointF) -> None:
         port, self._drag_port = self._drag_port, None
+        picked, self._picked = self._picked, None
         if self._drag_path is not None:
             self.removeItem(self._drag_path)
             self._drag_path = None
         if port is None:
             return
         other = self.port_at(pos)
-        if other is None or other.is_output == port.is_output or other.node is port.node:
-            return
-        out, inp = (port, other) if port.is_output else (other, port)
-        self.connect_requested.emit(out.node.node_id, inp.node.node_id, inp.index)
+        valid = other is not None and other.is_output != port.is_output \
+            and other.node is not port.node
+        target = None
+        if valid:
+            out, inp = (port, other) if port.is_output else (other, port)
+            target = (out.node.node_id, inp.node.node_id, inp.index)
+        if picked is not None:
+            if target == (picked.source, picked.target, picked.port):
+                self.edges[picked].show()          # put back where it was: nothing changes
+                return
+            if picked in self.edges:
+                self.edges[picked].show()          # the edit's sync removes it
+            self.reconnect_requested.emit(picked, target)
+        elif target is not None:
+            self.connect_requested.emit(*target)
 
     def port_at(self, pos: QPointF) -> PortItem | None:
         best, best_d = None, PORT_R * 2.5

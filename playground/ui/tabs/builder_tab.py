@@ -223,6 +223,7 @@ class BuilderTab(QWidget):
     def _connect_signals(self) -> None:
         s = self.scene
         s.connect_requested.connect(self.connect_blocks)
+        s.reconnect_requested.connect(self.reconnect)
         s.nodes_moved.connect(self.move_blocks)
         s.block_dropped.connect(self.add_block)
         s.selectionChanged.connect(self._show_selection)
@@ -231,6 +232,8 @@ class BuilderTab(QWidget):
         self.panel.rename_requested.connect(self.rename_block)
         self.panel.fix_requested.connect(self.apply_fix)
         self.problems.node_clicked.connect(self.focus_block)
+        self.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.canvas.customContextMenuRequested.connect(self._canvas_menu)
         self.input_edit.editingFinished.connect(self._on_input_shape)
         self.import_runner.finished.connect(self._on_import_finished)
         self.undo_stack.canUndoChanged.connect(self.undo_action.setEnabled)
@@ -324,6 +327,19 @@ class BuilderTab(QWidget):
         elif level == "warning":
             self.appctx.warn(text)
 
+    def _canvas_menu(self, pos) -> None:
+        menu = QMenu(self)
+        for a in (self.copy_action, self.paste_action, self.delete_action, None,
+                  self.select_all_action, self.layout_action, self.fit_action):
+            menu.addSeparator() if a is None else menu.addAction(a)
+        add = menu.addMenu("Add block")
+        at = self.canvas.mapToScene(pos)
+        for group, blocks in B.by_group().items():
+            sub = add.addMenu(group)
+            for block in blocks:
+                sub.addAction(block.name, lambda b=block.name: self.add_block(b, at))
+        menu.popup(self.canvas.viewport().mapToGlobal(pos))
+
     # edits ------------------------------------------------------------------------------------
     def add_block(self, block_type: str, pos: QPointF | None = None) -> str | None:
         try:
@@ -349,6 +365,22 @@ class BuilderTab(QWidget):
             self.say(f"Connecting {source} to {target} closes a loop; see the problems below.",
                      "warning")
         return ok
+
+    def reconnect(self, edge, target) -> bool:
+        """A connection picked up at its input: moved to ``target`` (source, block, port),
+        or removed when dropped on empty canvas (None)."""
+        if target is None:
+            return self.edit(f"Disconnect {edge.source} → {edge.target}",
+                             lambda g: g.disconnect(edge))
+        source, block, port = target
+
+        def change(g: Graph) -> None:
+            g.disconnect(edge)
+            old = g.input_edges(block)[port] if port < g.node(block).num_inputs else None
+            if old is not None:
+                g.disconnect(old)
+            g.connect(source, block, port)
+        return self.edit(f"Reconnect {source} → {block}", change)
 
     def disconnect(self, edges) -> bool:
         edges = list(edges)
