@@ -252,12 +252,13 @@ class NodeItem(QGraphicsItem):
         painter.drawPath(header.intersected(clip))
         painter.setPen(QColor("white"))
         painter.setFont(_font(9.0, bold=True))
+        type_w = QFontMetricsF(painter.font()).horizontalAdvance(self.type)
         painter.drawText(QRectF(10, 0, NODE_W - 20, HEADER_H),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.type)
         painter.setFont(_font(8.0))
         painter.setPen(QColor(255, 255, 255, 200))
-        name = QFontMetricsF(painter.font()).elidedText(self.node_id, Qt.TextElideMode.ElideRight,
-                                                        NODE_W * 0.45)
+        name = QFontMetricsF(painter.font()).elidedText(self.node_id, Qt.TextElideMode.ElideMiddle,
+                                                        max(0.0, NODE_W - 28 - type_w))
         painter.drawText(QRectF(10, 0, NODE_W - 20, HEADER_H),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
         # body: output shape, parameters, problem

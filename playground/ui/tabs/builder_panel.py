@@ -202,9 +202,11 @@ class PropertyPanel(QScrollArea):
         self.form.setSpacing(2)
         for w in (self.title, self.doc, self.stats, self.problem_label, self.fix_button):
             self._layout.addWidget(w)
-        name_row = QFormLayout()
+        self.name_row = QWidget()
+        name_row = QFormLayout(self.name_row)
+        name_row.setContentsMargins(0, 0, 0, 0)
         name_row.addRow("name", self.name_edit)
-        self._layout.addLayout(name_row)
+        self._layout.addWidget(self.name_row)
         self._layout.addWidget(self.name_error)
         self._layout.addWidget(self.form_host)
         self._layout.addStretch(1)
@@ -217,7 +219,7 @@ class PropertyPanel(QScrollArea):
         same = node is not None and node.id == self.node_id and \
             set(self.fields) == {p.name for p in node.block.params}
         self.node_id = node.id if node is not None else None
-        for w in (self.doc, self.stats, self.name_edit, self.form_host):
+        for w in (self.doc, self.stats, self.name_row, self.form_host):
             w.setVisible(node is not None)
         self.name_error.hide()
         if node is None:
@@ -373,7 +375,7 @@ class ProblemList(QListWidget):
         self.setWordWrap(True)
         self.setAlternatingRowColors(True)
         self.itemClicked.connect(self._on_click)
-        self._shown: list[tuple[str, str | None, str]] = []
+        self._shown: list[tuple[str, str | None, str]] | None = None
 
     def show_problems(self, problems) -> None:
         rows = [(p.message, p.node, p.severity) for p in problems]
@@ -393,7 +395,7 @@ class ProblemList(QListWidget):
             self.addItem(item)
 
     def messages(self) -> list[str]:
-        return [m for m, _, _ in self._shown]
+        return [m for m, _, _ in self._shown or ()]
 
     def _on_click(self, item: QListWidgetItem) -> None:
         node = item.data(Qt.ItemDataRole.UserRole)
