@@ -518,7 +518,9 @@ def import_python_file(spec: str, input_shape: Sequence[int] | None = None,
     package_root = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="playground-trace-") as tmp:
         out = Path(tmp)
-        cmd = [sys.executable, "-m", "playground.builder.trace_worker", str(path), cls,
+        # a packaged (frozen) app is not a Python: its entry runs the module (--child)
+        launcher = "--child" if getattr(sys, "frozen", False) else "-m"
+        cmd = [sys.executable, launcher, "playground.builder.trace_worker", str(path), cls,
                str(out), "--dtype", dtype, "--vocab-size", str(int(vocab_size))]
         if input_shape is not None:
             cmd += ["--input", ",".join(str(int(s)) for s in input_shape)]

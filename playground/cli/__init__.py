@@ -1,6 +1,7 @@
 """The ``playground`` command.
 
-No arguments opens the app. With a sub-command it runs headless over the same task API the
+No arguments opens the app; ``--self-test`` checks the installation
+(:mod:`playground.selftest`). With a sub-command it runs headless over the same task API the
 tabs use: ``train``, ``predict``, ``generate``, ``transcribe`` and ``runs``.
 Each task contributes its sub-commands from its own module in this package; every training
 option is a flag generated from the task's schema (field name in kebab-case).
@@ -16,6 +17,25 @@ import sys
 from collections.abc import Sequence
 
 from playground import __version__
+
+
+def run_child(argv: Sequence[str]) -> int:
+    """``--child MODULE ARGS…``: run a module of the app as ``python -m MODULE ARGS…`` would.
+
+    A packaged (frozen) app has no Python interpreter to start ``-m`` children with, so the
+    places that start one (the builder's trace worker) run ``[sys.executable, "--child", …]``
+    instead; only modules of this package are accepted."""
+    import runpy
+
+    if not argv or not argv[0].startswith("playground."):
+        print("error: --child needs a module of the playground package", file=sys.stderr)
+        return 2
+    module, sys.argv = argv[0], [argv[0], *argv[1:]]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--self-test"]:
+        from playground.selftest import main as self_test
+
+        return self_test(argv[1:])
+    if argv[:1] == ["--child"]:
+        return run_child(argv[1:])
     if not argv:
         from playground.ui.app import main as gui_main
 

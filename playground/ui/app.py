@@ -62,6 +62,10 @@ def create_window(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] in (["--self-test"], ["--child"]):
+        from playground.cli import main as cli_main  # model-playground --self-test
+
+        return cli_main(sys.argv[1:])
     _configure_logging()
     app, window = create_window(argv)
     window.show()
