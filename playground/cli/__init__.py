@@ -13,6 +13,7 @@ never a traceback unless ``--verbose``; see :mod:`playground.cli.common`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -67,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_test(argv[1:])
     if argv[:1] == ["--child"]:
         return run_child(argv[1:])
-    if not argv:
+    if not argv or all(not a.startswith("-") and os.path.exists(a) for a in argv):
+        # no arguments, or files opened with the app from a file manager or launcher
+        # (the .desktop entry's %F): open the window
         from playground.ui.app import main as gui_main
 
         return gui_main()
