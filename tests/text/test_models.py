@@ -70,7 +70,8 @@ def test_lstm_state_carries_context():
 
 
 def test_registry_and_describe_model():
-    assert TEXT_MODELS.names() == ["gpt", "lstm"]
+    # Builder graphs other tests registered (graph:...) may be present; the built-ins are these
+    assert [n for n in TEXT_MODELS.names() if not n.startswith("graph:")] == ["gpt", "lstm"]
     for name in ("gpt", "lstm"):
         cfg = tiny_config(model=name)
         info = describe_model(cfg, 40)
