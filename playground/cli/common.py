@@ -354,7 +354,7 @@ def _silence_stdout() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.__stdout__.fileno())
     except (OSError, ValueError, AttributeError):
-        pass
+        pass  # no real stdout (embedded, closed): nothing to silence, the rank trains on
 
 
 def print_json(data: Any) -> None:

@@ -107,7 +107,9 @@ class TextMode(QWidget):
         self.trainer.training.start_from_run(str(run_dir), checkpoint)
 
     def runners(self) -> list[JobRunner]:
-        raise NotImplementedError
+        """The job runners of this mode (each mode class lists its own; this base has none
+        to list, so calling it on the base is a programming error)."""
+        raise NotImplementedError(f"{type(self).__name__} must list its job runners")
 
     def shutdown(self) -> None:
         cancel_and_join(self.runners())
