@@ -264,16 +264,29 @@ class WindowChecks:
 
     def _guard(self, what: str, fn: Callable[[], Any], *runners) -> Any:
         """``fn()``; a timeout or a failed job becomes one sentence naming ``what``."""
+        from playground.ui import screenshot
+
         for r in runners:
             self.watch.runner(r)
         before = len(self.watch.errors)
+
+        def give_up() -> str | None:  # a failed job or an error notice: stop waiting now
+            failed = any(self.watch.failed(r) for r in runners)
+            return "failed" if failed or len(self.watch.errors) > before else None
+
+        screenshot.give_up = give_up
         try:
             out = fn()
         except TimeoutError:
             out = None
             reason = "timed out"
+        except screenshot.GaveUp:
+            out = None
+            reason = "failed"
         else:
             reason = ""
+        finally:
+            screenshot.give_up = None
         for r in runners:
             message = self.watch.failed(r)
             if message:

@@ -60,3 +60,25 @@ def test_report_logic_turns_exceptions_into_one_line(monkeypatch):
     assert "RuntimeError: the library is missing" in line
     assert report.summary(1.0) == "self-test FAILED: b (1 of 2 checks)"
     assert selftest.Report([report.results[0]]).summary(2.0).startswith("self-test passed")
+
+
+def test_waiting_gives_up_as_soon_as_a_job_has_failed(monkeypatch):
+    """A broken installation fails in seconds, not after each wait's time limit (60-900 s)."""
+    import time
+
+    from playground.ui import screenshot
+
+    class App:
+        def processEvents(self):
+            pass
+
+    calls = []
+    monkeypatch.setattr(screenshot, "give_up",
+                        lambda: calls.append(1) or ("failed" if len(calls) > 2 else None))
+    start = time.monotonic()
+    with pytest.raises(screenshot.GaveUp, match="failed"):
+        screenshot._wait(App(), lambda: False, timeout=600)
+    assert time.monotonic() - start < 5 and len(calls) == 3
+    monkeypatch.setattr(screenshot, "give_up", None)
+    with pytest.raises(TimeoutError):
+        screenshot._wait(App(), lambda: False, timeout=0.05)

@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,9 +50,21 @@ TAB_TITLES = {"image": "Image recognition", "text": "Text", "translate": "Text",
               "speech": "Speech", "builder": "Builder"}
 
 
+class GaveUp(Exception):
+    """Waiting stopped early: :data:`give_up` named a reason (a job failed)."""
+
+
+#: Set by the self-test: returns why waiting is pointless (a job already failed), or None, so a
+#: broken installation fails in seconds instead of after each wait's time limit.
+give_up: Callable[[], str | None] | None = None
+
+
 def _wait(app, predicate, timeout: float) -> None:
     end = time.monotonic() + timeout
     while not predicate():
+        reason = give_up() if give_up is not None else None
+        if reason:
+            raise GaveUp(reason)
         if time.monotonic() > end:
             raise TimeoutError("the app did not get there in time")
         app.processEvents()

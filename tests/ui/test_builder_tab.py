@@ -6,6 +6,7 @@ provoked and fixed with its button, undo/redo of every edit kind, copy/paste, JS
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -432,3 +433,19 @@ def test_a_connection_picked_up_at_its_input_moves_or_goes(tab):
     mouse_drag(tab, start, start + QPointF(3, 2))            # put back: nothing changes
     assert edge in tab.graph.edges and (tab.undo_stack.index(), tab.undo_stack.count()) == steps
     assert tab.scene.edges[edge].isVisible()
+
+
+def test_a_process_that_copied_blocks_exits_cleanly():
+    """Copied blocks must not crash the process at exit (Qt deleting PySide's QMimeData after
+    Python has shut down was a segfault after the test summary)."""
+    import subprocess
+    import sys
+
+    code = ("from PySide6.QtWidgets import QApplication\n"
+            "app = QApplication([])\n"
+            "from playground.ui.tabs import builder_actions as a\n"
+            "a.put_on_clipboard({'blocks': []})\n"
+            "assert a.take_from_clipboard() == {'blocks': []}\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])

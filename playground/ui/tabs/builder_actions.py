@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -55,6 +56,29 @@ def put_on_clipboard(fragment: dict[str, Any]) -> None:
     mime.setData(FRAGMENT_MIME, text.encode("utf-8"))
     mime.setText(text)
     QApplication.clipboard().setMimeData(mime)
+    global _clipboard_released_at_exit
+    if not _clipboard_released_at_exit:
+        atexit.register(_release_clipboard)
+        _clipboard_released_at_exit = True
+
+
+_clipboard_released_at_exit = False
+
+
+def _release_clipboard() -> None:
+    """At exit, while Python still runs: swap our QMimeData for plain text Qt owns.
+
+    Left in place, Qt deletes the clipboard's QMimeData from a C++ exit handler after Python
+    has shut down, and PySide's wrapper of it crashes the process (seen as a segfault after
+    the test summary). Other programs keep the copied blocks as JSON text.
+    """
+    app = QApplication.instance()
+    if app is None:
+        return
+    clipboard = app.clipboard()
+    mime = clipboard.mimeData()
+    if mime is not None and mime.hasFormat(FRAGMENT_MIME):
+        clipboard.setText(mime.text())
 
 
 def take_from_clipboard() -> dict[str, Any] | None:
