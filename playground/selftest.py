@@ -19,7 +19,8 @@ nothing of the user's is read or written:
 - ``image``, ``text``, ``translate``, ``speech``: each tab trains its built-in demo for a few
   steps and predicts with the result (a class for a drawn star, a generated continuation, a
   translated number, a recognised spoken digit);
-- ``runs``: the runs those tabs wrote are read back from disk (run.json, metrics, checkpoint).
+- ``runs``: the runs those tabs wrote are read back from disk (run.json, metrics, checkpoint);
+- ``export``: the image run is exported to ONNX and checked against PyTorch with onnxruntime.
 
 It prints one line per check (``ok`` or ``FAILED``, seconds, a short detail), then a summary;
 the exit status is 0 when everything passed, 1 naming the checks that failed. Tracebacks go to
@@ -474,6 +475,26 @@ def check_runs(home: Path) -> str:
     return f"{len(runs)} runs read back ({', '.join(tasks)})"
 
 
+def check_export(home: Path, work: Path) -> str:
+    """The image run, exported to ONNX and checked against PyTorch (torch.export, the dynamo
+    ONNX exporter and onnxruntime: what the Export… dialog runs)."""
+    from playground.core import events as ev
+    from playground.core.export import make_export_job
+    from playground.core.jobs import JobContext, run_job
+    from playground.core.runs import RunStore
+
+    runs = [r for r in RunStore(home, cleanup=False).scan()[0] if r.task == "image"]
+    if not runs:
+        raise CheckFailed("no image run to export (the image check did not finish)")
+    job = make_export_job(runs[0].path, "onnx", work / "export")
+    event = run_job(job, JobContext(device="cpu"))
+    if isinstance(event, ev.Failed):
+        raise CheckFailed(f"exporting the image run failed: {event.message}")
+    parity = event.result["parity"]
+    return (f"ONNX {event.result['size_bytes'] / 1e6:.1f} MB, largest difference "
+            f"{parity['max_abs_diff']:.1e}, top-1 agreement {parity['top1_agreement']:.0%}")
+
+
 # --- the whole test --------------------------------------------------------------------------
 
 NATIVE = {
@@ -491,7 +512,7 @@ QT = {
     "qt-multimedia": check_qt_multimedia,
 }
 TABS = ("image", "text", "translate", "speech")
-ALL = ("window", *QT, *NATIVE, *TABS, "runs")
+ALL = ("window", *QT, *NATIVE, *TABS, "runs", "export")
 
 
 def run_all(only: Sequence[str] | None = None, out=None) -> Report:
@@ -520,6 +541,8 @@ def run_all(only: Sequence[str] | None = None, out=None) -> Report:
             record(name, getattr(checks, name))
         elif name == "runs":
             record(name, lambda: check_runs(home))
+        elif name == "export":
+            record(name, lambda: check_export(home, work))
     if needs_window:
         checks.close()
     return report
