@@ -28,7 +28,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile  # noqa: F401 - documented alternative; tar(1) is used for speed
 import time
 from pathlib import Path
 
@@ -123,7 +122,13 @@ def prune(bundle: Path) -> None:
 def step_selftest(args) -> None:
     if not EXE.is_file():
         raise BuildError(f"no bundle at {BUNDLE}; run the bundle step first")
-    run([EXE, "--self-test"], env=test_env(), cwd=str(DIST))
+    try:
+        run([EXE, "--self-test"], env=test_env(), cwd=str(DIST))
+    finally:
+        if sys.platform == "win32":  # a GUI executable: its report is in a file, not stdout
+            report = Path(os.environ.get("TEMP", ".")) / "model-playground-selftest.txt"
+            if report.is_file():
+                print(report.read_text(encoding="utf-8"), flush=True)
 
 
 def _desktop_entry() -> str:

@@ -81,7 +81,8 @@ class Report:
 
     def summary(self, total: float) -> str:
         if self.ok:
-            return f"self-test passed: {len(self.results)} checks in {total:.1f} s"
+            n = len(self.results)
+            return f"self-test passed: {n} check{'s' * (n != 1)} in {total:.1f} s"
         return (f"self-test FAILED: {', '.join(self.failed)} "
                 f"({len(self.failed)} of {len(self.results)} checks)")
 
@@ -569,6 +570,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown check {', '.join(unknown)}; choose from {', '.join(ALL)}",
               file=sys.stderr)
         return 2
+    windowed = sys.stdout is None  # Windows' GUI executable has no console to print to
+    # a person (the Start menu entry) gets the report opened; a build script running it
+    # offscreen reads the file itself
+    interactive = os.environ.get("QT_QPA_PLATFORM") != "offscreen"
+    if windowed:
+        sys.stdout = open(REPORT_PATH, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        return _run_and_report(only)
+    finally:
+        if windowed:
+            sys.stdout.close()
+            sys.stdout = None
+            if interactive:
+                show_report(REPORT_PATH)
+
+
+#: Where a windowed app (no console: the Start menu's "Check Model Playground works") writes
+#: the lines it would have printed; :func:`show_report` then opens the file for the user.
+REPORT_PATH = Path(tempfile.gettempdir()) / "model-playground-selftest.txt"
+
+
+def show_report(path: Path) -> None:
+    """Open the report in the system's text viewer (Notepad on Windows)."""
+    opener = getattr(os, "startfile", None)  # Windows only
+    if opener is not None:
+        opener(str(path))
+    elif sys.platform == "darwin":
+        import subprocess
+
+        subprocess.run(["open", "-t", str(path)], check=False)
+
+
+def _run_and_report(only: list[str] | None) -> int:
     t0 = time.perf_counter()
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false;qt.qpa.*=false")
     with tempfile.TemporaryDirectory(prefix="playground-selftest-",

@@ -82,3 +82,20 @@ def test_waiting_gives_up_as_soon_as_a_job_has_failed(monkeypatch):
     monkeypatch.setattr(screenshot, "give_up", None)
     with pytest.raises(TimeoutError):
         screenshot._wait(App(), lambda: False, timeout=0.05)
+
+
+def test_a_windowed_app_writes_the_report_to_a_file_and_opens_it(monkeypatch, tmp_path):
+    """Windows' GUI executable has no stdout: the Start menu's self-test must still be seen."""
+    report = tmp_path / "report.txt"
+    shown = []
+    monkeypatch.delenv(selftest.FAIL_ENV, raising=False)
+    monkeypatch.setattr(selftest, "REPORT_PATH", report)
+    monkeypatch.setattr(selftest, "show_report", shown.append)
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # as a person starts it (nothing is opened)
+    assert selftest.main(["--only", "soundfile"]) == 0
+    assert sys.stdout is None and shown == [report]
+    lines = report.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("Model Playground")
+    assert lines[1].split()[:2] == ["ok", "soundfile"]
+    assert lines[-1].startswith("self-test passed: 1 check in")
