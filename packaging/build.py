@@ -9,7 +9,8 @@ Steps (``make package`` runs ``all``):
                ``/usr/bin/model-playground``, a ``.desktop`` entry with icon and MIME types);
 - ``tarball``  ``dist/model-playground-<version>-linux-x86_64-<variant>.tar.<ext>``, portable;
 - ``deb-test`` installs the .deb (apt, so its dependencies come too), runs
-               ``model-playground --self-test`` from PATH, removes it and checks nothing is left;
+               ``model-playground --self-test`` from PATH, opens its window on an X display
+               (xvfb, when installed), removes it and checks nothing is left;
 - ``sizes``    prints the sizes and the frozen start-up time to the window (median of 3);
 - ``all``      all of the above, in that order.
 
@@ -248,6 +249,15 @@ def step_deb_test(args) -> None:
         if found != f"/usr/bin/{NAME}":
             raise BuildError(f"{NAME} on PATH is {found}, not the installed /usr/bin/{NAME}")
         run([NAME, "--self-test"], env=clean, cwd="/")
+        if shutil.which("xvfb-run"):  # a real X display: the xcb plugin and system libraries
+            shown = subprocess.run(
+                ["xvfb-run", "-a", NAME], cwd="/", capture_output=True, text=True, timeout=300,
+                env={**clean, "QT_QPA_PLATFORM": "xcb", "PLAYGROUND_STARTUP_PROBE": "exit"})
+            if shown.returncode != 0 or "window-shown" not in shown.stdout:
+                raise BuildError("the installed app did not open its window on an X display "
+                                 f"(exit {shown.returncode}): {shown.stderr.strip()[-300:]}")
+            print(f"deb-test: window shown on X (xvfb) after "
+                  f"{float(shown.stdout.split('window-shown')[1].split()[0]):.2f} s")
     finally:
         run([*sudo, "dpkg", "-r", NAME], env=env)
     left = [p for p in (Path(f"/opt/{NAME}"), Path(f"/usr/bin/{NAME}"),
