@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core import launch
+from playground.core import launch, runconfig
 from playground.ui.tabs.settings_column import ERROR_STYLE, MUTED_STYLE, label
 
 log = logging.getLogger(__name__)
@@ -115,10 +115,10 @@ class LaunchDialog(QDialog):
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
         self._out_edited = False
-        self._source: launch.RunConfig | None = None
+        self._source: runconfig.RunConfig | None = None
         self._source_error = ""
         try:
-            self._source = launch.load_source(self.run_dir)
+            self._source = runconfig.load_source(self.run_dir)
         except Exception as exc:  # noqa: BLE001 - shown as one sentence, logged
             self._source_error = _sentence(exc)
         self._connect_signals()

@@ -358,7 +358,7 @@ def test_a_text_graph_trains_on_pydoc_and_generates(tmp_path):
 def test_a_graph_run_launches_under_torchrun_and_comes_back(lenet_run, tmp_path):
     import shutil
 
-    from playground.core.launch import load_source
+    from playground.core.runconfig import load_source
     from playground.core.runs import import_run
     from playground.vision.predict import ImagePredictor
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from playground.cli import build_parser
-from playground.core import launch, schema
+from playground.core import launch, runconfig, schema
 from playground.core.errors import ConfigError, RunError, StorageError
 from playground.core.runs import RunStore
 
@@ -99,7 +99,7 @@ def torchrun_split(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv[:i], argv[i + 2:]
 
 
-def parsed_config(args: list[str], rc: launch.RunConfig):
+def parsed_config(args: list[str], rc: runconfig.RunConfig):
     """The config the real ``train`` command builds from these arguments."""
     ns = build_parser().parse_args(args)
     assert ns.command == "train" and ns.handler.__module__ == f"playground.cli.{rc.task}"
@@ -208,13 +208,13 @@ def test_the_launch_folders_config_json_is_a_run_config_of_the_same_run(tmp_path
     assert data["task"] == "image" and data["data"] == "demo:digits"
     assert data["launch"]["world_size"] == 2 and data["launch"]["global_batch_size"] == 64
     again = launch.plan_launch(out / "config.json", 2)
-    assert launch.train_arguments(again.run) == launch.train_arguments(plan.run)
+    assert runconfig.train_arguments(again.run) == runconfig.train_arguments(plan.run)
     assert any("pretrained" in note for note in plan.notes)
     # a hand-written one: options not given take their defaults
     cfg = tmp_path / "mine.json"
     cfg.write_text(json.dumps({"task": "image", "model": "small_cnn", "config": {"epochs": 2},
                                "data": "demo:shapes"}))
-    rc = launch.read_run_config(cfg)
+    rc = runconfig.read_run_config(cfg)
     assert rc.config["epochs"] == 2 and rc.config["batch_size"] == 16 and rc.name is None
 
 
