@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from playground.builder import blocks as B
+from playground.builder.block_ops import POSITIONAL_CLASSES
 from playground.builder.graph import Graph, attribute_names
 from playground.builder.shapes import ShapeReport
 
@@ -67,7 +68,7 @@ def python_source(graph: Graph, input_shape: Sequence[int] | str | None = None,
         if init_code is not None:
             init.append(f"self.{attrs[nid]} = {init_code}")
         if node.type == "PositionalEncoding":
-            helpers.add(B._POSITIONAL_CLASSES[node.params["kind"]])
+            helpers.add(POSITIONAL_CLASSES[node.params["kind"]])
         if node.params.get("causal"):
             helpers.add("causal_mask")
         srcs = [s for s in analysis.sources[nid] if s is not None]

@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from playground.builder.blocks import format_shape
 from playground.builder.graph import Graph
+from playground.builder.params import format_shape
 from playground.core.errors import ConfigError
 from playground.core.registry import ModelSpec
 

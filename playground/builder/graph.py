@@ -3,7 +3,7 @@
 A :class:`Graph` holds :class:`Node` s (id, block type, parameters parsed by the block's
 schema, canvas position) and :class:`Edge` s from a block's output to an input port of
 another block. Every edit goes through a method that validates it (a parameter is parsed by
-its :class:`~playground.builder.blocks.Param`, a port exists and is free), so a graph never
+its :class:`~playground.builder.params.Param`, a port exists and is free), so a graph never
 holds a value its schema refuses. What is wrong with the graph *as a network* (a loop, an
 unconnected input, a block that leads nowhere, no Input) is not refused while editing: it is
 reported by :func:`analyze` as :class:`Problem` s on the blocks concerned, so a half-built

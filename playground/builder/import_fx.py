@@ -33,6 +33,7 @@ from typing import Any
 from playground.builder import blocks as B
 from playground.builder.errors import GraphError, ModelImportError
 from playground.builder.graph import Graph, auto_layout
+from playground.builder.params import format_shape
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +422,7 @@ def _propagate(traced, input_shape, dtype: str, vocab_size: int, label: str):
             cause = exc
         exc = cause  # noqa: PLW2901
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise ModelImportError(f"{label} does not run on an input of {B.format_shape(input_shape)} "
+        raise ModelImportError(f"{label} does not run on an input of {format_shape(input_shape)} "
                                f"({type(exc).__name__}: {first}); give the input shape it "
                                "expects (without the batch).") from exc
     return True
@@ -460,7 +461,7 @@ def _registry_model(name: str, input_shape: Sequence[int] | None, num_classes: i
         shape = tuple(input_shape or (3, default, default))
         if len(shape) != 3 or shape[0] != 3 or shape[1] != shape[2]:
             raise ModelImportError(f"Image models take square RGB images: give --input 3,S,S "
-                                   f"(got {B.format_shape(shape)}).")
+                                   f"(got {format_shape(shape)}).")
         model = vision_models.build_model(name, num_classes, image_size=shape[1],
                                           load_pretrained=False)
         return model, shape, "float32", 1000

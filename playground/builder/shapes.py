@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playground.builder import blocks as B
-from playground.builder.blocks import Mismatch, Shape, format_shape
+from playground.builder.block_ops import Mismatch
 from playground.builder.errors import GraphError
 from playground.builder.graph import Analysis, Edge, Graph, Problem, analyze
+from playground.builder.params import MAX_RANK, Shape, format_shape
 
 ITEM_BYTES = {"float32": 4, "int64": 8}
 
@@ -122,7 +123,7 @@ def parse_shape(value: Any) -> Shape:
     try:
         return param.parse(value)
     except GraphError:
-        raise GraphError(f"The input shape must be 1 to {B.MAX_RANK} whole numbers of at least "
+        raise GraphError(f"The input shape must be 1 to {MAX_RANK} whole numbers of at least "
                          f"1 separated by commas, such as 3,32,32 (got {value!r}).") from None
 
 

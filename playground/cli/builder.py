@@ -121,7 +121,7 @@ def _load(args: argparse.Namespace):
 
 def _templates(args: argparse.Namespace) -> int:
     from playground.builder import templates
-    from playground.builder.blocks import format_shape
+    from playground.builder.params import format_shape
 
     if args.json:
         print(json.dumps([{"name": t.name, "title": t.title, "description": t.description,

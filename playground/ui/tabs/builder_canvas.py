@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from playground.builder import blocks as B
 from playground.builder.graph import Edge, Graph, Node
+from playground.builder.params import format_shape
 
 BLOCK_MIME = "application/x-playground-block"
 
@@ -59,7 +60,7 @@ SELECTED = QColor("#1565c0")
 
 
 def shape_text(shape) -> str:
-    return B.format_shape(shape).replace("x", "×") if shape is not None else "?"
+    return format_shape(shape).replace("x", "×") if shape is not None else "?"
 
 
 def params_text(n: int) -> str:

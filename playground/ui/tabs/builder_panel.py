@@ -1,7 +1,7 @@
 """The Builder's side panels: the block palette, the property panel and the problems list.
 
 The property panel is generated from the selected block's parameter schema
-(:class:`~playground.builder.blocks.Param`): a check box for true/false, a menu for choices,
+(:class:`~playground.builder.params.Param`): a check box for true/false, a menu for choices,
 a text field for numbers and lists of numbers. Typed text is parsed by the schema (never
 evaluated); text it refuses gets its one-sentence message under the field and is not applied.
 """
