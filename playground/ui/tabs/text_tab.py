@@ -107,9 +107,9 @@ class TextMode(QWidget):
         self.trainer.training.start_from_run(str(run_dir), checkpoint)
 
     def runners(self) -> list[JobRunner]:
-        """The job runners of this mode (each mode class lists its own; this base has none
-        to list, so calling it on the base is a programming error)."""
-        raise NotImplementedError(f"{type(self).__name__} must list its job runners")
+        """The job runners of this mode, cancelled and joined at shutdown: training here;
+        each mode adds its own."""
+        return [self.train_runner]
 
     def shutdown(self) -> None:
         cancel_and_join(self.runners())
@@ -167,7 +167,7 @@ class GenerateMode(TextMode):
 
     # lifecycle ------------------------------------------------------------------------------
     def runners(self) -> list[JobRunner]:
-        return [self.train_runner, self.generate_runner, self.generation.attention_runner,
+        return [*super().runners(), self.generate_runner, self.generation.attention_runner,
                 self.tokenizer_runner, self.corpus_runner, self.trainer.info_runner]
 
 

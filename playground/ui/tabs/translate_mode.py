@@ -67,7 +67,7 @@ class TranslateMode(TextMode):
 
     # lifecycle ------------------------------------------------------------------------------
     def runners(self) -> list[JobRunner]:
-        return [self.train_runner, self.translate_runner, self.preview_runner]
+        return [*super().runners(), self.translate_runner, self.preview_runner]
 
     def shutdown(self) -> None:
         self.panel.stop()
